@@ -1,0 +1,114 @@
+/**
+ * The one place that loads the native addon (build/Release/vduse_native.node).
+ *
+ * The addon is a thin syscall layer: no policy, no struct layouts. Every
+ * failing call throws a {@link NativeError}-shaped `Error` carrying `code`
+ * (e.g. `'EINVAL'`), `errno` (negative, as Node's own fs errors) and
+ * `syscall`. It is context-aware, so every worker thread loads its own copy.
+ */
+import { createRequire } from 'node:module';
+
+/** Shape of errors thrown by the addon (same convention as Node's fs errors). */
+export interface NativeError extends Error {
+  /** errno name, e.g. `'EAGAIN'`. */
+  code: string;
+  /** Negative errno, e.g. `-11`. */
+  errno: number;
+  /** The failing syscall, e.g. `'ioctl'`. */
+  syscall: string;
+}
+
+/** A file descriptor watched from the event loop of the thread that created it (uv_poll). */
+export interface FdWatcher {
+  /** Stops watching; the callback is never called again. Idempotent. */
+  close(): void;
+  /** Lets the event loop exit while this watcher is the only thing alive. */
+  unref(): void;
+  /** Keeps the event loop alive while this watcher is active (default). */
+  ref(): void;
+}
+
+/** Syscall constants exported by the addon (values from the C headers). */
+export interface NativeConstants {
+  O_RDONLY: number; O_WRONLY: number; O_RDWR: number; O_NONBLOCK: number; O_CLOEXEC: number;
+  O_CREAT: number; O_DIRECT: number;
+  EFD_NONBLOCK: number; EFD_CLOEXEC: number; EFD_SEMAPHORE: number;
+  MFD_CLOEXEC: number;
+  PROT_READ: number; PROT_WRITE: number; MAP_SHARED: number;
+  FALLOC_FL_KEEP_SIZE: number; FALLOC_FL_PUNCH_HOLE: number; FALLOC_FL_ZERO_RANGE: number;
+  AF_NETLINK: number; SOCK_RAW: number; SOCK_CLOEXEC: number; NETLINK_GENERIC: number;
+  POLLIN: number; POLLOUT: number; POLLERR: number; POLLHUP: number;
+  /** Events bits used by {@link NativeAddon.watch}. */
+  UV_READABLE: number; UV_WRITABLE: number;
+}
+
+/** The addon's functions. All fds are plain integers, valid in every thread of the process. */
+export interface NativeAddon {
+  readonly constants: NativeConstants;
+  open(path: string, flags: number, mode?: number): number;
+  close(fd: number): void;
+  dup(fd: number): number;
+  /** read(2). Returns bytes read, or -1 when the fd is non-blocking and would block (EAGAIN). */
+  read(fd: number, buf: Uint8Array): number;
+  /** write(2). Returns bytes written, or -1 on EAGAIN. */
+  write(fd: number, buf: Uint8Array): number;
+  /**
+   * ioctl(2) with a pointer to `arg`'s bytes (in and out), or with an integer
+   * argument, or with none. Returns the ioctl's non-negative return value
+   * (e.g. the new fd of VDUSE_IOTLB_GET_FD).
+   */
+  ioctl(fd: number, request: number, arg?: Uint8Array | number): number;
+  eventfd(initval: number, flags: number): number;
+  memfdCreate(name: string, flags: number): number;
+  ftruncate(fd: number, length: number): void;
+  fallocate(fd: number, mode: number, offset: number, length: number): void;
+  /**
+   * mmap(2) of `length` bytes of `fd` at `offset` (page-aligned) as an
+   * external ArrayBuffer. A finalizer unmaps it when the buffer is collected;
+   * {@link NativeAddon.munmap} unmaps it at once.
+   */
+  mmap(fd: number, offset: number, length: number, prot: number, flags: number): ArrayBuffer;
+  /** Unmaps a buffer returned by mmap now and detaches it (its byteLength becomes 0). Idempotent. */
+  munmap(buf: ArrayBuffer): void;
+  /** Pins the calling thread to these CPUs (sched_setaffinity on its tid). */
+  setAffinity(cpus: readonly number[]): void;
+  /** The CPUs the calling thread may run on. */
+  getAffinity(): number[];
+  /** The calling thread's kernel thread id. */
+  gettid(): number;
+  /** prctl(PR_SET_NAME) for the calling thread (15 bytes kept). */
+  setThreadName(name: string): void;
+  /**
+   * Watches `fd` on the calling thread's event loop (libuv poll). `events` is a
+   * mask of UV_READABLE / UV_WRITABLE. The callback gets an error (as a
+   * NativeError) or null, and the ready events.
+   */
+  watch(fd: number, events: number, cb: (err: NativeError | null, events: number) => void): FdWatcher;
+  /**
+   * poll(2) on several fds at once, blocking the calling thread up to
+   * `timeoutMs` (-1 forever). Returns the revents of each fd, in order.
+   */
+  poll(fds: readonly number[], events: readonly number[], timeoutMs: number): number[];
+  socket(domain: number, type: number, protocol: number): number;
+  /** bind(2) to a netlink address {nl_family=AF_NETLINK, nl_pid, nl_groups}. */
+  bindNetlink(fd: number, pid: number, groups: number): void;
+  /** send(2) / recv(2) on the calling thread (blocking as the fd is). */
+  send(fd: number, buf: Uint8Array): number;
+  recv(fd: number, buf: Uint8Array): number;
+  /** send(2) / recv(2) on libuv's thread pool: the calling thread is never blocked. */
+  sendAsync(fd: number, buf: Uint8Array): Promise<number>;
+  recvAsync(fd: number, buf: Uint8Array): Promise<number>;
+}
+
+const require = createRequire(import.meta.url);
+
+let cached: NativeAddon | undefined;
+
+/** Loads (once per thread) and returns the native addon. */
+export function native(): NativeAddon {
+  if (cached === undefined) {
+    // dist/src/shared/native.js → ../../../build/Release
+    cached = require('../../../build/Release/vduse_native.node') as NativeAddon;
+  }
+  return cached;
+}

@@ -1,0 +1,23 @@
+/**
+ * The device's view of driver memory. IOVAs are plain numbers: every IOVA a
+ * real driver hands out fits in 53 bits, and an address past that is simply
+ * never mapped.
+ */
+export interface GuestMemory {
+  /**
+   * Host views of the guest range [iova, iova + length). Usually one view;
+   * several when the range crosses mapping regions. `write` says the device
+   * will write the bytes (a device-writable buffer), so the mapping must allow
+   * writes. Throws {@link GuestMemoryError} when any byte is unmapped or the
+   * permission is missing; never returns a view outside a mapping.
+   */
+  translate(iova: number, length: number, write: boolean): Uint8Array[];
+}
+
+/** A guest address that is not (or not suitably) mapped. */
+export class GuestMemoryError extends Error {
+  constructor(message: string, readonly iova: number, readonly length: number) {
+    super(message);
+    this.name = 'GuestMemoryError';
+  }
+}
