@@ -1,0 +1,109 @@
+/**
+ * GuestMemory over lazily mapped IOTLB regions. On a miss the region is
+ * looked up through the device (VDUSE_IOTLB_GET_FD on a real kernel), mapped
+ * whole as an external ArrayBuffer, and cached until invalidated. A view is
+ * only ever handed out inside a mapped region, with its permission checked,
+ * so nothing outside mapped memory is ever read or written.
+ */
+import { native } from '../shared/native.js';
+import { VDUSE_ACCESS_RO, VDUSE_ACCESS_WO } from '../shared/vduse.js';
+import { GuestMemoryError, type GuestMemory } from './virtq/guest-memory.js';
+import type { DeviceOps } from './device/device-ops.js';
+
+const PAGE_SIZE = 4096;
+
+interface Region {
+  start: number;
+  last: number;
+  buffer: ArrayBuffer;
+  bytes: Uint8Array;
+  perm: number;
+}
+
+export class IovaMap implements GuestMemory {
+  private regions: Region[] = [];
+  private lastHit: Region | undefined;
+
+  constructor(private readonly device: DeviceOps) {}
+
+  translate(iova: number, length: number, write: boolean): Uint8Array[] {
+    const last = iova + length - 1;
+    if (!Number.isSafeInteger(iova) || iova < 0 || length <= 0 || !Number.isSafeInteger(last)) {
+      throw new GuestMemoryError(`invalid guest range 0x${iova.toString(16)}+${length}`, iova, length);
+    }
+    const hit = this.lastHit;
+    if (hit !== undefined && iova >= hit.start && last <= hit.last) {
+      checkPerm(hit, write, iova, length);
+      return [hit.bytes.subarray(iova - hit.start, iova - hit.start + length)];
+    }
+    const views: Uint8Array[] = [];
+    let at = iova;
+    while (at <= last) {
+      const region = this.regionFor(at, iova, length);
+      checkPerm(region, write, iova, length);
+      const end = Math.min(last, region.last);
+      views.push(region.bytes.subarray(at - region.start, end - region.start + 1));
+      at = end + 1;
+    }
+    return views;
+  }
+
+  /** Unmaps every cached region overlapping [start, last] (an UPDATE_IOTLB). */
+  invalidate(start: bigint, last: bigint): number {
+    const drop = this.regions.filter((r) => BigInt(r.start) <= last && start <= BigInt(r.last));
+    this.regions = this.regions.filter((r) => !drop.includes(r));
+    for (const r of drop) native().munmap(r.buffer);
+    this.lastHit = undefined;
+    return drop.length;
+  }
+
+  /** Unmaps everything (reset or stop). */
+  clear(): void {
+    this.invalidate(0n, (1n << 64n) - 1n);
+  }
+
+  get mappedRegions(): number {
+    return this.regions.length;
+  }
+
+  private regionFor(at: number, iova: number, length: number): Region {
+    const found = this.regions.find((r) => at >= r.start && at <= r.last);
+    if (found !== undefined) return (this.lastHit = found);
+    let entry;
+    try {
+      entry = this.device.iotlbGetFd(at, at);
+    } catch (err) {
+      throw new GuestMemoryError(`guest address 0x${at.toString(16)} is not mapped (${(err as Error).message})`,
+        iova, length);
+    }
+    try {
+      const region = mapRegion(entry.fd, entry.offset, entry.start, entry.last, entry.perm);
+      this.regions.push(region);
+      return (this.lastHit = region);
+    } finally {
+      native().close(entry.fd);
+    }
+  }
+}
+
+function checkPerm(region: Region, write: boolean, iova: number, length: number): void {
+  const need = write ? VDUSE_ACCESS_WO : VDUSE_ACCESS_RO;
+  if ((region.perm & need) === 0) {
+    throw new GuestMemoryError(`guest range 0x${iova.toString(16)}+${length} is not ${write ? 'writable' : 'readable'}`,
+      iova, length);
+  }
+}
+
+function mapRegion(fd: number, offset: number, start: number, last: number, perm: number): Region {
+  const n = native();
+  const { PROT_READ, PROT_WRITE, MAP_SHARED } = n.constants;
+  // mmap offsets must be page-aligned; kernel regions are, but stay general.
+  const delta = offset % PAGE_SIZE;
+  const size = last - start + 1;
+  const mapLength = Math.ceil((delta + size) / PAGE_SIZE) * PAGE_SIZE;
+  let prot = 0;
+  if (perm & VDUSE_ACCESS_RO) prot |= PROT_READ;
+  if (perm & VDUSE_ACCESS_WO) prot |= PROT_WRITE;
+  const buffer = n.mmap(fd, offset - delta, mapLength, prot, MAP_SHARED);
+  return { start, last, buffer, bytes: new Uint8Array(buffer, delta, size), perm };
+}
