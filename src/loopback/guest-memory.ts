@@ -51,13 +51,20 @@ export class LoopbackGuestMemory {
       perm: r.perm }));
   }
 
-  /** Allocates `size` bytes aligned to `align` (a power of two); throws when full. */
-  alloc(size: number, align = 16): number {
+  /**
+   * Allocates `size` bytes aligned to `align` (a power of two), inside region
+   * `region` when given (rings and indirect tables must not cross regions);
+   * throws when full.
+   */
+  alloc(size: number, align = 16, region?: number): number {
+    const r = region === undefined ? undefined : this.regions[region];
+    const lo = r?.start ?? this.base;
+    const hi = r === undefined ? this.base + this.size : r.start + r.size;
     for (let i = 0; i < this.free.length; i++) {
       const f = this.free[i]!;
-      const at = Math.ceil(f.start / align) * align;
+      const at = Math.ceil(Math.max(f.start, lo) / align) * align;
       const end = at + size;
-      if (end > f.start + f.size) continue;
+      if (end > f.start + f.size || end > hi) continue;
       const pieces = [];
       if (at > f.start) pieces.push({ start: f.start, size: at - f.start });
       if (end < f.start + f.size) pieces.push({ start: end, size: f.start + f.size - end });
