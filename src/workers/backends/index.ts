@@ -1,0 +1,80 @@
+/**
+ * Opening a backend from a description that crosses the main-thread →
+ * worker boundary (structured clone: fds are plain numbers valid in every
+ * thread, a SharedArrayBuffer is shared, a module is named by specifier).
+ * Each queue worker opens its own backend from the same descriptor.
+ */
+import type { BlockBackend } from './backend.js';
+import { FileBackend } from './file.js';
+import { MemoryBackend } from './memory.js';
+
+export type BackendDescriptor =
+  /** A file or block device the control plane opened (it keeps ownership of `fd`). */
+  | { readonly kind: 'file'; readonly fd: number; readonly size: number; readonly readOnly: boolean }
+  /** A RAM disk shared by every queue. */
+  | { readonly kind: 'memory'; readonly buffer: SharedArrayBuffer }
+  /**
+   * An embedder's backend: the ES module at `specifier` (a URL, an absolute
+   * path, a path relative to the working directory, or a package name)
+   * exports a factory `exportName` (default `createBackend`), called as
+   * `factory(options, context)`, returning a BlockBackend or a promise of one.
+   */
+  | { readonly kind: 'module'; readonly specifier: string; readonly exportName?: string; readonly options?: unknown };
+
+/** What a backend is opened for. */
+export interface BackendContext {
+  /** The virtqueue whose worker will use the backend. */
+  readonly queueIndex: number;
+}
+
+/** The factory a 'module' backend exports. */
+export type BackendFactory = (options: unknown, context: BackendContext) => BlockBackend | Promise<BlockBackend>;
+
+const DEFAULT_EXPORT_NAME = 'createBackend';
+const METHODS = ['readv', 'writev', 'flush', 'discard', 'writeZeroes', 'close'] as const;
+
+export async function openBackend(descriptor: BackendDescriptor, context: BackendContext): Promise<BlockBackend> {
+  switch (descriptor.kind) {
+    case 'file': return new FileBackend(descriptor.fd, descriptor.size, { readOnly: descriptor.readOnly });
+    case 'memory': return new MemoryBackend(descriptor.buffer);
+    case 'module': return openModuleBackend(descriptor.specifier, descriptor.exportName, descriptor.options, context);
+    default: throw new TypeError(`unknown backend kind ${String((descriptor as { kind?: unknown }).kind)}`);
+  }
+}
+
+async function openModuleBackend(
+  specifier: string, exportName: string | undefined, options: unknown, context: BackendContext,
+): Promise<BlockBackend> {
+  const name = exportName ?? DEFAULT_EXPORT_NAME;
+  const module = (await import(toImportSpecifier(specifier))) as Record<string, unknown>;
+  const factory = module[name];
+  if (typeof factory !== 'function') {
+    const found = Object.keys(module).join(', ') || 'none';
+    throw new TypeError(`backend module ${specifier} does not export a function "${name}" (exports: ${found})`);
+  }
+  const backend: unknown = await (factory as BackendFactory)(options, context);
+  return validateBackend(backend, `${specifier}#${name}`);
+}
+
+/** Checks the shape a factory returned, naming everything that is missing. */
+export function validateBackend(backend: unknown, origin: string): BlockBackend {
+  if (typeof backend !== 'object' || backend === null) {
+    throw new TypeError(`backend factory ${origin} returned ${backend === null ? 'null' : typeof backend}, not a backend object`);
+  }
+  const candidate = backend as Record<string, unknown>;
+  const problems: string[] = METHODS.filter((m) => typeof candidate[m] !== 'function').map((m) => `no ${m}() method`);
+  const size = candidate['size'];
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
+    problems.push(`size ${String(size)} is not a byte count`);
+  }
+  if (problems.length > 0) throw new TypeError(`backend from ${origin} is not a BlockBackend: ${problems.join('; ')}`);
+  return backend as BlockBackend;
+}
+
+/** Paths become file: URLs (every character that means something in a URL escaped); the rest goes to import() as is. */
+function toImportSpecifier(specifier: string): string {
+  const relative = specifier.startsWith('./') || specifier.startsWith('../');
+  if (!specifier.startsWith('/') && !relative) return specifier;
+  const path = relative ? `${process.cwd()}/${specifier}` : specifier;
+  return new URL(`file://${path.split('/').map(encodeURIComponent).join('/')}`).href;
+}

@@ -1,0 +1,68 @@
+/**
+ * One descriptor chain in, one used-ring length out: parse, execute, fill
+ * the writable buffers and write the status byte.
+ */
+import type { BlockBackend } from '../backends/backend.js';
+import type { DescriptorChain } from '../virtq/chain.js';
+import { VIRTIO_BLK_S_IOERR, VIRTIO_BLK_S_OK } from '../../shared/virtio.js';
+import { executeRequest } from './execute.js';
+import { fillViews, setByteAt, sliceViews } from './iov.js';
+import { parseRequest } from './request.js';
+import type { BlkDeviceSettings } from './settings.js';
+
+/**
+ * Returned by {@link handleChain} for a chain with no writable byte: there is
+ * nowhere to put a status, so the request can never be completed in a way
+ * the driver understands (Linux would wait for it forever: virtio_blk has no
+ * timeout handler, reference/vduse-and-virtio-blk.md §3.6).
+ * The caller must treat the queue as broken and stop it.
+ */
+export const BLK_NO_STATUS = -1;
+
+/**
+ * Handles one chain. Returns the used-ring `len` (every writable byte is
+ * written: the data in full, then the status), or a promise of it when the
+ * backend is asynchronous, or {@link BLK_NO_STATUS}. Never throws, never
+ * rejects: every failure becomes a status.
+ */
+export function handleChain(
+  chain: DescriptorChain, settings: BlkDeviceSettings, backend: BlockBackend,
+): number | Promise<number> {
+  if (chain.fault !== null) return completeFault(chain);
+  if (chain.writableBytes === 0) return BLK_NO_STATUS;
+  let status: number | Promise<number>;
+  try {
+    const request = parseRequest(chain, settings);
+    status = typeof request === 'number' ? request : executeRequest(request, backend);
+  } catch {
+    status = VIRTIO_BLK_S_IOERR; // parse and execute do not throw; this only keeps the promise above
+  }
+  if (typeof status === 'number') return complete(chain, status);
+  return status.then((s) => complete(chain, s), () => complete(chain, VIRTIO_BLK_S_IOERR));
+}
+
+/**
+ * Writes the status into the last writable byte, after the data. On failure
+ * the data bytes are zeroed first: device-writable buffers are always filled
+ * completely: under VDUSE they are bounce buffers that would otherwise
+ * hand stale memory to the driver (reference/vduse-and-virtio-blk.md §1.8).
+ */
+function complete(chain: DescriptorChain, status: number): number {
+  const last = chain.writableBytes - 1;
+  if (status !== VIRTIO_BLK_S_OK) fillViews(sliceViews(chain.writable, 0, last), 0);
+  setByteAt(chain.writable, last, status);
+  return chain.writableBytes;
+}
+
+/**
+ * A faulted chain (chain.ts) keeps at most one writable view, ending with the
+ * chain's last writable byte: report IOERR there, or stop the queue when
+ * even that byte could not be mapped.
+ */
+function completeFault(chain: DescriptorChain): number {
+  const view = chain.writable[chain.writable.length - 1];
+  if (view === undefined || view.length === 0) return BLK_NO_STATUS;
+  view.fill(0, 0, view.length - 1);
+  view[view.length - 1] = VIRTIO_BLK_S_IOERR;
+  return view.length;
+}
