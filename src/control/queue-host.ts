@@ -13,6 +13,22 @@ import type { QueueWorkerData, WorkerMessage } from '../shared/worker-data.js';
 const QUEUE_WORKER_URL = new URL('../workers/queue-worker.js', import.meta.url);
 const ONE = new Uint8Array(new BigUint64Array([1n]).buffer);
 
+/**
+ * Flags for queue workers: the parent's, less module loaders and preloads.
+ * Workers run only our own compiled code, and a loader (a test runner's
+ * TypeScript hook, a coverage tool) costs each worker seconds to start.
+ */
+function workerExecArgv(): string[] {
+  const out: string[] = [];
+  const argv = process.execArgv;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (/^--(import|loader|experimental-loader|require)$/.test(a) || a === '-r') i++;
+    else if (!/^--(import|loader|experimental-loader|require)=/.test(a)) out.push(a);
+  }
+  return out;
+}
+
 /** What to start a worker with; the host adds the fds and the control block. */
 export type QueueSpec = Omit<QueueWorkerData, 'kickFd' | 'wakeFd' | 'control'>;
 
@@ -30,7 +46,8 @@ export class QueueHost {
     this.kickFd = n.eventfd(0, flags);
     this.wakeFd = n.eventfd(0, flags);
     const data: QueueWorkerData = { ...spec, kickFd: this.kickFd, wakeFd: this.wakeFd, control: this.control.buffer };
-    this.worker = new Worker(QUEUE_WORKER_URL, { workerData: data, name: `vduse-q${spec.queueIndex}` });
+    this.worker = new Worker(QUEUE_WORKER_URL, { workerData: data, name: `vduse-q${spec.queueIndex}`,
+      execArgv: workerExecArgv() });
     this.worker.on('message', (m: WorkerMessage) => this.onMessage(m));
     this.worker.on('error', (err) => log.error({ queue: spec.queueIndex, err }, 'queue worker crashed'));
     this.exited = new Promise((resolve) => this.worker.once('exit', resolve));

@@ -4,34 +4,55 @@
  * in the leaf layer, because both sides build or read them.
  */
 
-/** virtio-blk settings the request layer enforces (the config space says the same). */
+/**
+ * What the request layer needs to know about the device. The control plane
+ * builds the virtio-blk config space (VIRTIO 1.2 §5.2.4) from the same
+ * values, so the driver's view and the checks made there always agree.
+ */
 export interface BlkDeviceSettings {
-  /** Capacity in 512-byte sectors. */
-  capacitySectors: number;
-  readOnly: boolean;
-  /** Up to 20 bytes of ASCII, returned by GET_ID NUL-padded. */
-  serial: string;
-  discard: boolean;
-  writeZeroes: boolean;
-  maxDiscardSectors: number;
-  maxDiscardSeg: number;
-  maxWriteZeroesSectors: number;
-  maxWriteZeroesSeg: number;
-  logicalBlockSize: number;
+  /** `capacity`: device size in 512-byte sectors, whatever `logicalBlockSize` is. */
+  readonly capacitySectors: number;
+  /** VIRTIO_BLK_F_RO offered: every write, discard and write-zeroes fails with IOERR. */
+  readonly readOnly: boolean;
+  /** GET_ID answer: ASCII, at most 20 bytes (VIRTIO_BLK_ID_BYTES), NUL-padded on the wire. */
+  readonly serial: string;
+  /** VIRTIO_BLK_F_DISCARD offered; when false, DISCARD completes with UNSUPP. */
+  readonly discard: boolean;
+  /** VIRTIO_BLK_F_WRITE_ZEROES offered; when false, WRITE_ZEROES completes with UNSUPP. */
+  readonly writeZeroes: boolean;
+  /** `max_discard_sectors`: the largest `num_sectors` of one discard segment. */
+  readonly maxDiscardSectors: number;
+  /** `max_discard_seg`: the most segments in one DISCARD request. */
+  readonly maxDiscardSeg: number;
+  /** `max_write_zeroes_sectors`: the largest `num_sectors` of one write-zeroes segment. */
+  readonly maxWriteZeroesSectors: number;
+  /** `max_write_zeroes_seg`: the most segments in one WRITE_ZEROES request. */
+  readonly maxWriteZeroesSeg: number;
+  /**
+   * `blk_size` in bytes (power of two, 512..4096). Only advertised: requests
+   * are still addressed in 512-byte sectors (§5.2.6) and the driver keeps
+   * them aligned, so this layer does not check alignment.
+   */
+  readonly logicalBlockSize: number;
 }
 
-/** Where a worker's backend comes from; every kind opens inside the worker. */
+/**
+ * Where a worker's backend comes from (structured-cloned: fds are plain
+ * numbers valid in every thread, a SharedArrayBuffer is shared, a module is
+ * named by specifier). Each queue worker opens its own backend from it.
+ */
 export type BackendDescriptor =
-  /** A file the control plane opened; `fd` is valid in every thread and owned by the control plane. */
-  | { kind: 'file'; fd: number; size: number; readOnly: boolean }
-  /** A memory disk shared by all queues. */
-  | { kind: 'memory'; buffer: SharedArrayBuffer }
+  /** A file or block device the control plane opened (it keeps ownership of `fd`). */
+  | { readonly kind: 'file'; readonly fd: number; readonly size: number; readonly readOnly: boolean }
+  /** A RAM disk shared by every queue. */
+  | { readonly kind: 'memory'; readonly buffer: SharedArrayBuffer }
   /**
-   * A custom backend: an ES module whose export `exportName` (default
-   * `createBackend`) is called as `(options, { queueIndex })` and returns a
-   * BlockBackend (or a promise of one).
+   * An embedder's backend: the ES module at `specifier` (a URL, an absolute
+   * path, a path relative to the working directory, or a package name)
+   * exports a factory `exportName` (default `createBackend`), called as
+   * `factory(options, context)`, returning a BlockBackend or a promise of one.
    */
-  | { kind: 'module'; specifier: string; exportName?: string; options?: unknown };
+  | { readonly kind: 'module'; readonly specifier: string; readonly exportName?: string; readonly options?: unknown };
 
 /** How a worker reaches the device for IOTLB look-ups and IRQs. */
 export type DeviceDescriptor =

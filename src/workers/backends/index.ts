@@ -5,21 +5,11 @@
  * Each queue worker opens its own backend from the same descriptor.
  */
 import type { BlockBackend } from './backend.js';
+import type { BackendDescriptor } from '../../shared/worker-data.js';
 import { FileBackend } from './file.js';
 import { MemoryBackend } from './memory.js';
 
-export type BackendDescriptor =
-  /** A file or block device the control plane opened (it keeps ownership of `fd`). */
-  | { readonly kind: 'file'; readonly fd: number; readonly size: number; readonly readOnly: boolean }
-  /** A RAM disk shared by every queue. */
-  | { readonly kind: 'memory'; readonly buffer: SharedArrayBuffer }
-  /**
-   * An embedder's backend: the ES module at `specifier` (a URL, an absolute
-   * path, a path relative to the working directory, or a package name)
-   * exports a factory `exportName` (default `createBackend`), called as
-   * `factory(options, context)`, returning a BlockBackend or a promise of one.
-   */
-  | { readonly kind: 'module'; readonly specifier: string; readonly exportName?: string; readonly options?: unknown };
+export type { BackendDescriptor } from '../../shared/worker-data.js';
 
 /** What a backend is opened for. */
 export interface BackendContext {
