@@ -98,6 +98,11 @@ export interface NativeAddon {
   /** send(2) / recv(2) on libuv's thread pool: the calling thread is never blocked. */
   sendAsync(fd: number, buf: Uint8Array): Promise<number>;
   recvAsync(fd: number, buf: Uint8Array): Promise<number>;
+  /**
+   * setsockopt(2) with an int value (e.g. SOL_NETLINK / NETLINK_EXT_ACK = 1).
+   * Optional until the addon implements it: callers check `typeof` first.
+   */
+  setsockoptInt?(fd: number, level: number, name: number, value: number): void;
 }
 
 const require = createRequire(import.meta.url);
