@@ -24,9 +24,29 @@ if [ -f /run/vduse-vm/env ]; then
 fi
 
 # Writable scratch: the 9p root is read-only. These hide the host's own
-# /tmp, /var/tmp; /run is the tmpfs stage 1 made.
+# /tmp, /var/tmp; /run is the tmpfs stage 1 made. Host paths under /tmp or
+# /var/tmp that the guest needs (a checkout in /tmp, the script, the cache)
+# are bind-mounted back, read-only, at their own paths.
+mkdir -p /run/vduse-vm/host-tmp /run/vduse-vm/host-var-tmp
+mount --bind /tmp /run/vduse-vm/host-tmp
+mount --bind /var/tmp /run/vduse-vm/host-var-tmp
 mount -t tmpfs -o mode=1777 tmpfs /tmp || finish 125
 mount -t tmpfs -o mode=1777 tmpfs /var/tmp || finish 125
+expose_host_path() {
+  local p="$1" src
+  case "$p" in
+    /tmp/*) src="/run/vduse-vm/host-tmp/${p#/tmp/}" ;;
+    /var/tmp/*) src="/run/vduse-vm/host-var-tmp/${p#/var/tmp/}" ;;
+    *) return 0 ;;
+  esac
+  [ -d "$src" ] || return 0
+  [ -e "$p" ] && return 0   # already visible (e.g. under an exposed parent)
+  mkdir -p "$p" && mount --bind "$src" "$p" && say "host path $p bind-mounted over the guest tmpfs (read-only)"
+}
+expose_host_path "${VDUSE_VM_REPO:-}"
+expose_host_path "${VDUSE_VM_HARNESS:-}"
+expose_host_path "${VDUSE_VM_KROOT:-}"
+expose_host_path "$(dirname "${VDUSE_VM_SCRIPT:-/}")"
 mkdir -p /dev/pts /dev/shm
 mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts 2>/dev/null
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm 2>/dev/null
