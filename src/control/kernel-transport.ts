@@ -104,9 +104,7 @@ class KernelDeviceChannel implements VduseDeviceChannel {
   vqGetInfo(index: number): VqInfo {
     const arg = encodeVqInfoRequest(index);
     native().ioctl(this.devFd, VDUSE_VQ_GET_INFO, arg);
-    const info = decodeVqInfo(arg);
-    return { index, num: info.num, descAddr: info.descAddr, driverAddr: info.driverAddr,
-      deviceAddr: info.deviceAddr, availIndex: info.availIndex, ready: info.ready };
+    return decodeVqInfo(arg);
   }
 
   setupKickfd(index: number, fd: number): void {

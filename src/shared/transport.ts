@@ -4,18 +4,10 @@
  * one (src/loopback). Everything crosses it as the kernel's own byte layouts.
  */
 import type { DeviceDescriptor } from './worker-data.js';
+import type { VduseVqInfo } from './layouts/vq.js';
 
-/** A virtqueue as VDUSE_VQ_GET_INFO reports it. */
-export interface VqInfo {
-  index: number;
-  num: number;
-  descAddr: bigint;
-  driverAddr: bigint;
-  deviceAddr: bigint;
-  /** The driver-set split-ring avail index to resume from. */
-  availIndex: number;
-  ready: boolean;
-}
+/** A virtqueue as VDUSE_VQ_GET_INFO reports it (split-ring state only). */
+export type VqInfo = Omit<VduseVqInfo, 'packed'>;
 
 /** Result of attaching the device to the vDPA bus. */
 export interface AttachResult {
