@@ -12,6 +12,7 @@ import type { QueueCounters } from '../shared/queue-control.js';
 import { blkSettings, devConfig, offeredFeatures, type BlkDeviceShape } from './blk-config.js';
 import { featureProblem, statusActions } from './status.js';
 import { QueueHost } from './queue-host.js';
+import { setIrqAffinity } from './irq-affinity.js';
 import type { AttachResult, VduseDeviceChannel, VduseTransport } from '../shared/transport.js';
 
 export interface DeviceServerOptions {
@@ -20,6 +21,8 @@ export interface DeviceServerOptions {
   backend: BackendDescriptor;
   /** CPUs to pin queue workers to: queue i runs on cpus[i % cpus.length]. */
   cpus?: readonly number[] | undefined;
+  /** With `cpus`: also point each queue's IRQ work at its worker's CPU where the kernel allows (default true). */
+  irqAffinity?: boolean | undefined;
   logger?: Logger | undefined;
 }
 
@@ -174,8 +177,21 @@ export class DeviceServer {
       }, this.log);
       this.hosts.push(host);
       this.channel.setupKickfd(q, host.kickFd);
+      if (host.spec.cpu !== null && this.o.irqAffinity !== false && this.o.transport.kind === 'vduse') {
+        await this.pinIrq(q, host.spec.cpu);
+      }
     }
     this.log.info({ queues: this.hosts.length, features: `0x${this.driverFeatures.toString(16)}` }, 'driver ready');
+  }
+
+  /** After DRIVER_OK, because virtio_vdpa sets its own affinity while finding the queues. */
+  private async pinIrq(queue: number, cpu: number): Promise<void> {
+    try {
+      const done = await setIrqAffinity(this.name, queue, cpu);
+      this.log.debug({ queue, cpu, done }, done ? 'queue IRQ pinned' : 'kernel has no irq_cb_affinity');
+    } catch (err) {
+      this.log.warn({ queue, cpu, err }, 'could not set the queue IRQ affinity');
+    }
   }
 
   private async stopQueues(): Promise<void> {
