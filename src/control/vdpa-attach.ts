@@ -10,6 +10,7 @@ import { basename } from 'node:path';
 import { AttachError } from '../shared/errors.js';
 import type { AttachResult } from '../shared/transport.js';
 import { VdpaNetlink } from './netlink/vdpa.js';
+import { VdpaNetlinkError } from './netlink/errors.js';
 
 const VDPA_DEVICES = '/sys/bus/vdpa/devices';
 
@@ -26,11 +27,17 @@ export async function attachVdpa(name: string, timeoutMs = 30_000): Promise<Atta
   return waitForDriver(name, timeoutMs);
 }
 
-/** VDPA_CMD_DEV_DEL. */
+/**
+ * VDPA_CMD_DEV_DEL. ENODEV means someone else (`vdpa dev del NAME`) already
+ * detached it: the device is detached either way, so that is success (the
+ * server must still go on to destroy its VDUSE device).
+ */
 export async function detachVdpa(name: string): Promise<void> {
   const nl = await VdpaNetlink.open();
   try {
     await nl.deleteDevice(name);
+  } catch (err) {
+    if (!(err instanceof VdpaNetlinkError && err.operation === 'DEV_DEL' && err.code === 'ENODEV')) throw err;
   } finally {
     nl.close();
   }
