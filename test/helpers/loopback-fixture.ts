@@ -20,6 +20,8 @@ export interface FixtureOptions {
   driver?: LoopbackDriverOptions;
   memory?: GuestMemoryOptions;
   cpus?: number[];
+  /** A backend descriptor to use instead of `backend` (e.g. a module backend). */
+  backendOverride?: BackendDescriptor;
 }
 
 export interface Fixture {
@@ -59,6 +61,7 @@ export async function startLoopback(o: FixtureOptions = {}): Promise<Fixture> {
     disk = () => new Uint8Array(readFileSync(path));
     cleanup = () => { closeSync(fd); rmSync(dir, { recursive: true, force: true }); };
   }
+  if (o.backendOverride !== undefined) backend = o.backendOverride;
   const transport = new LoopbackTransport({ size: 16 << 20, ...o.memory });
   const logger = createLogger({ level: (process.env.VDUSE_TEST_LOG as 'debug' | undefined) ?? 'silent' });
   const server = await DeviceServer.create({ transport, shape, backend, cpus: o.cpus, logger });
