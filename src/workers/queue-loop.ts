@@ -62,7 +62,8 @@ export class QueueLoop {
       const q = this.ring();
       for (;;) {
         q.disableNotification();
-        for (let chain = q.popChain(); chain !== null; chain = q.popChain()) this.submit(chain);
+        // A request that fails the queue (no status byte) ends the batch: nothing behind it runs.
+        for (let chain = q.popChain(); chain !== null; chain = this.failed ? null : q.popChain()) this.submit(chain);
         this.lastAvailIdx = q.lastAvailIdx;
         this.o.control.lastAvailIdx = q.lastAvailIdx;
         // Re-enabling publishes our position; a chain that arrived meanwhile is caught here.
