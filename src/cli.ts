@@ -15,9 +15,23 @@ import { DeviceServer } from './control/device-server.js';
 import { KernelTransport } from './control/kernel-transport.js';
 
 async function serve(o: ServeOptions, log: Logger): Promise<void> {
-  checkVduseAvailable();
-  const file = openBackingFile({ path: o.file, size: o.size, readOnly: o.readOnly, writethrough: o.writethrough,
-    logicalBlockSize: o.logicalBlockSize });
+  const openFile = (): ReturnType<typeof openBackingFile> => openBackingFile({ path: o.file, size: o.size,
+    readOnly: o.readOnly, writethrough: o.writethrough, logicalBlockSize: o.logicalBlockSize });
+  // Without --size, opening only checks an existing file, so report its problems first; with --size it may
+  // create or grow the file, so make sure VDUSE is there before touching anything.
+  let file;
+  if (o.size === undefined) {
+    file = openFile();
+    try {
+      checkVduseAvailable();
+    } catch (err) {
+      file.close();
+      throw err;
+    }
+  } else {
+    checkVduseAvailable();
+    file = openFile();
+  }
   let server: DeviceServer | undefined;
   try {
     server = await DeviceServer.create({
