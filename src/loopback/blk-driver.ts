@@ -67,6 +67,7 @@ interface DriverQueue {
   pending: Map<number, Pending>;
   waiters: Array<() => void>;
   watcher: FdWatcher;
+  publishQueued: boolean;
 }
 
 const DRIVER_STATUS = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
@@ -75,6 +76,9 @@ export class LoopbackBlkDriver {
   features = 0n;
   config: Required<VirtioBlkConfig> | null = null;
   private queues: DriverQueue[] = [];
+  /** Recycled request buffers and indirect tables, by size class. */
+  private readonly freeBuffers = new Map<string, number[]>();
+  private readonly bufferKeys = new Map<number, string>();
   private readonly eventfdBuf = new Uint8Array(8);
 
   constructor(readonly device: LoopbackDevice, private readonly options: LoopbackDriverOptions = {}) {}
@@ -123,7 +127,7 @@ export class LoopbackBlkDriver {
     const indirect = hasFeature(this.features, VIRTIO_F_INDIRECT_DESC) && segments.length > 1;
     const needed = indirect ? 1 : segments.length;
     while (dq.ring.numFree < needed) await new Promise<void>((r) => dq.waiters.push(r));
-    const iova = mem.alloc(size, 64);
+    const iova = this.allocBuffer(size, 64);
     mem.write(iova, encodeBlkOutHdr({ type: spec.type, ioprio: 0, sector: BigInt(spec.sector ?? 0) }));
     if (spec.out !== undefined) mem.write(iova + VIRTIO_BLK_OUTHDR_SIZE, spec.out);
     const inAt = iova + VIRTIO_BLK_OUTHDR_SIZE + outLength;
@@ -133,14 +137,18 @@ export class LoopbackBlkDriver {
     let table: Pending['table'] = null;
     if (indirect) {
       const tableSize = chain.length * VRING_DESC_SIZE;
-      table = { iova: mem.alloc(tableSize, 16, this.regionOf(dq.ringIova)), size: tableSize };
+      table = { iova: this.allocBuffer(tableSize, 16, this.regionOf(dq.ringIova)), size: tableSize };
     }
     const done = new Promise<BlkCompletion>((resolve) => {
       const head = dq.ring.addChain(chain, table === null ? {} : { indirect: { tableIova: table.iova } });
       dq.pending.set(head, { resolve, iova, size, inAt, inLength, statusAt, table });
     });
-    dq.ring.publishAvail();
-    if (dq.ring.kickNeeded()) this.device.kick(q);
+    // One publish and at most one kick for every request submitted in this turn
+    // of the event loop (Linux batches the same way with bd->last).
+    if (!dq.publishQueued) {
+      dq.publishQueued = true;
+      queueMicrotask(() => this.publish(q, dq));
+    }
     return done;
   }
 
@@ -211,7 +219,8 @@ export class LoopbackBlkDriver {
       { eventIdx: hasFeature(this.features, VIRTIO_F_EVENT_IDX) });
     d.setVq(q, { num: size, descAddr: layout.descAddr, driverAddr: layout.driverAddr, deviceAddr: layout.deviceAddr,
       availIndex: 0, ready: true });
-    const dq: DriverQueue = { ring, ringIova, ringBytes, pending: new Map(), waiters: [], watcher: null! };
+    const dq: DriverQueue = { ring, ringIova, ringBytes, pending: new Map(), waiters: [], watcher: null!,
+      publishQueued: false };
     const n = native();
     dq.watcher = n.watch(d.vqs[q]!.irqFd, n.constants.UV_READABLE, () => this.onIrq(q, dq));
     return dq;
@@ -234,9 +243,37 @@ export class LoopbackBlkDriver {
     const mem = this.device.memory;
     const status = mem.read(p.statusAt, 1)[0]!;
     const data = mem.read(p.inAt, p.inLength);
-    mem.release(p.iova, p.size);
-    if (p.table !== null) mem.release(p.table.iova, p.table.size);
+    this.releaseBuffer(p.iova, p.size);
+    if (p.table !== null) this.releaseBuffer(p.table.iova, p.table.size);
     p.resolve({ status, usedLen, data });
+  }
+
+  private publish(q: number, dq: DriverQueue): void {
+    dq.publishQueued = false;
+    if (!this.queues.includes(dq)) return;
+    dq.ring.publishAvail();
+    if (dq.ring.kickNeeded()) this.device.kick(q);
+  }
+
+  /** Request buffers are recycled by size, so the general allocator stays off the hot path. */
+  private allocBuffer(size: number, align: number, region?: number): number {
+    const key = `${size}:${align}:${region ?? -1}`;
+    const cached = this.freeBuffers.get(key)?.pop();
+    if (cached !== undefined) return cached;
+    const iova = this.device.memory.alloc(size, align, region);
+    this.bufferKeys.set(iova, key);
+    return iova;
+  }
+
+  private releaseBuffer(iova: number, size: number): void {
+    const key = this.bufferKeys.get(iova);
+    if (key === undefined) {
+      this.device.memory.release(iova, size);
+      return;
+    }
+    let list = this.freeBuffers.get(key);
+    if (list === undefined) this.freeBuffers.set(key, (list = []));
+    list.push(iova);
   }
 
   private regionOf(iova: number): number {
@@ -258,6 +295,12 @@ export class LoopbackBlkDriver {
         if (p.table !== null) this.device.memory.release(p.table.iova, p.table.size);
       }
     }
+    for (const [key, blocks] of this.freeBuffers) {
+      const size = Number(key.split(':')[0]);
+      for (const iova of blocks) this.device.memory.release(iova, size);
+    }
+    this.freeBuffers.clear();
+    this.bufferKeys.clear();
   }
 }
 
