@@ -43,6 +43,7 @@ async function serve(o: ServeOptions, log: Logger): Promise<void> {
       backend: { kind: 'file', fd: file.fd, size: file.size, readOnly: o.readOnly },
       cpus: o.cpus,
       irqAffinity: o.irqAffinity,
+      pollMicros: o.pollMicros,
       logger: log,
     });
     if (o.attach) await server.attach();

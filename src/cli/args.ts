@@ -41,6 +41,9 @@ export const MAX_NAME_BYTES = VDUSE_NAME_MAX - 1;
 /** The GET_ID answer is a fixed 20-byte field, NUL-padded only when shorter. */
 export const MAX_SERIAL_BYTES = VIRTIO_BLK_ID_BYTES;
 
+/** Longest busy-poll a queue worker may do before sleeping (1 ms). */
+export const MAX_POLL_MICROS = 1000;
+
 export interface ServeOptions {
   /** VDUSE device name: /dev/vduse/NAME, /sys/class/vduse/NAME and the vdpa device name. */
   name: string;
@@ -57,6 +60,8 @@ export interface ServeOptions {
   /** Queue i runs on cpuForQueue(cpus, i); absent: threads are not pinned. */
   cpus?: number[];
   irqAffinity: boolean;
+  /** Microseconds a worker keeps polling its ring after running dry before it sleeps on the kick fd. */
+  pollMicros: number;
   attach: boolean;
   logLevel: LogLevel;
 }
@@ -80,6 +85,7 @@ export const SERVE_FLAGS = {
   'no-discard': { type: 'boolean' },
   cpus: { type: 'string' },
   'no-irq-affinity': { type: 'boolean' },
+  'poll-us': { type: 'string' },
   'no-attach': { type: 'boolean' },
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -119,6 +125,7 @@ export function parseServeArgs(argv: string[], deps: ServeArgsDeps = {}): ServeO
     writethrough: flags.has('writethrough'),
     discard: !flags.has('no-discard'),
     irqAffinity: !flags.has('no-irq-affinity'),
+    pollMicros: integer(flags, 'poll-us', 0, MAX_POLL_MICROS, 0, fail),
     attach: !flags.has('no-attach'),
     logLevel: choice(flags, 'log-level', LOG_LEVELS, DEFAULT_LOG_LEVEL, fail),
   };

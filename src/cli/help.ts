@@ -9,6 +9,7 @@ import {
   DEFAULT_QUEUES,
   LOG_LEVELS,
   MAX_NAME_BYTES,
+  MAX_POLL_MICROS,
   MAX_QUEUE_SIZE,
   MAX_QUEUES,
   MAX_SERIAL_BYTES,
@@ -85,6 +86,10 @@ Queues and CPUs:
                      Default: workers are not pinned
   --no-irq-affinity  with --cpus, leave the kernel's choice of CPU for each
                      queue's completion interrupts (default: the queue's CPU)
+  --poll-us N        after a queue runs dry, keep polling its ring for N
+                     microseconds (0 to ${MAX_POLL_MICROS}) before sleeping on the kick:
+                     fewer kicks and wake-ups under load, a busy core
+                     meanwhile (default 0)
 
 Control:
   --no-attach        create the VDUSE device but do not attach it to the vDPA

@@ -23,6 +23,8 @@ export interface DeviceServerOptions {
   cpus?: readonly number[] | undefined;
   /** With `cpus`: also point each queue's IRQ work at its worker's CPU where the kernel allows (default true). */
   irqAffinity?: boolean | undefined;
+  /** Microseconds each queue worker polls its ring after running dry before sleeping (default 0). */
+  pollMicros?: number | undefined;
   logger?: Logger | undefined;
 }
 
@@ -174,6 +176,7 @@ export class DeviceServer {
         backend: backend as BackendDescriptor,
         blk: blkSettings(shape),
         cpu: cpus !== undefined && cpus.length > 0 ? cpus[q % cpus.length]! : null,
+        pollMicros: this.o.pollMicros ?? 0,
       }, this.log);
       this.hosts.push(host);
       this.channel.setupKickfd(q, host.kickFd);

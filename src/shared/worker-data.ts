@@ -89,6 +89,8 @@ export interface QueueWorkerData {
   blk: BlkDeviceSettings;
   /** CPU to pin the worker thread to, or null. */
   cpu: number | null;
+  /** Microseconds to keep polling the ring after it runs dry, before sleeping on the kick fd (0: never). */
+  pollMicros: number;
 }
 
 /** Messages a worker posts to the control plane (lifecycle only, never per request). */

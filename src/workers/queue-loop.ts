@@ -27,6 +27,8 @@ export interface QueueLoopOptions {
   backend: BlockBackend;
   blk: BlkDeviceSettings;
   control: QueueControl;
+  /** Microseconds to keep polling after the ring runs dry (only while nothing is in flight). */
+  pollMicros?: number;
   /** Called once when the queue stops serving because of the driver (corrupt ring, unusable request). */
   onFailed(reason: string): void;
 }
@@ -66,6 +68,7 @@ export class QueueLoop {
         for (let chain = q.popChain(); chain !== null; chain = this.failed ? null : q.popChain()) this.submit(chain);
         this.lastAvailIdx = q.lastAvailIdx;
         this.o.control.lastAvailIdx = q.lastAvailIdx;
+        if (this.pollForMore(q)) continue;
         // Re-enabling publishes our position; a chain that arrived meanwhile is caught here.
         if (!q.enableNotification() || this.paused || this.failed) break;
       }
@@ -110,6 +113,23 @@ export class QueueLoop {
       this.queue.lastAvailIdx = this.lastAvailIdx;
     }
     return this.queue;
+  }
+
+  /**
+   * Busy-polls the avail ring for up to pollMicros with notifications still
+   * off, so a driver that submits again soon needs no kick and we need no
+   * wake-up. Completions are published first, or the driver would wait on us.
+   * Only with nothing in flight: async completions need the event loop.
+   */
+  private pollForMore(q: SplitQueue): boolean {
+    const budget = this.o.pollMicros ?? 0;
+    if (budget <= 0 || this.inflight > 0 || this.paused || this.failed) return false;
+    this.flush();
+    const deadline = performance.now() + budget / 1000;
+    do {
+      if (q.hasAvailable()) return true;
+    } while (performance.now() < deadline);
+    return false;
   }
 
   private submit(chain: DescriptorChain): void {

@@ -45,6 +45,7 @@ async function main(): Promise<void> {
     backend,
     blk: data.blk,
     control,
+    pollMicros: data.pollMicros,
     onFailed: (reason) => post({ type: 'queue-failed', queueIndex: data.queueIndex, reason }),
   });
 

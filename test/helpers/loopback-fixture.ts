@@ -22,6 +22,8 @@ export interface FixtureOptions {
   cpus?: number[];
   /** A backend descriptor to use instead of `backend` (e.g. a module backend). */
   backendOverride?: BackendDescriptor;
+  /** Queue workers' busy-poll budget (DeviceServerOptions.pollMicros). */
+  pollMicros?: number;
 }
 
 export interface Fixture {
@@ -64,7 +66,8 @@ export async function startLoopback(o: FixtureOptions = {}): Promise<Fixture> {
   if (o.backendOverride !== undefined) backend = o.backendOverride;
   const transport = new LoopbackTransport({ size: 16 << 20, ...o.memory });
   const logger = createLogger({ level: (process.env.VDUSE_TEST_LOG as 'debug' | undefined) ?? 'silent' });
-  const server = await DeviceServer.create({ transport, shape, backend, cpus: o.cpus, logger });
+  const server = await DeviceServer.create({ transport, shape, backend, cpus: o.cpus, logger,
+    pollMicros: o.pollMicros });
   const driver = new LoopbackBlkDriver(transport.device(shape.name), o.driver);
   await driver.probe();
   return {

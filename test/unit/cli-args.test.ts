@@ -44,6 +44,7 @@ t.test('defaults', async (t) => {
     writethrough: false,
     discard: true,
     irqAffinity: true,
+    pollMicros: 0,
     attach: true,
     logLevel: 'info',
   });
@@ -54,7 +55,7 @@ t.test('every flag', async (t) => {
     [
       '--name=disk-1.a_b', '--file', 'x.img', '--size', '10G', '--queues', '4', '--queue-size', '1024',
       '--logical-block-size', '4096', '--serial', 'SN 0001', '--writethrough', '--no-discard',
-      '--cpus', '4-7', '--no-irq-affinity', '--no-attach', '--log-level', 'debug',
+      '--cpus', '4-7', '--no-irq-affinity', '--poll-us', '50', '--no-attach', '--log-level', 'debug',
     ],
     ONLINE_0_7,
   );
@@ -71,10 +72,12 @@ t.test('every flag', async (t) => {
     discard: false,
     cpus: [4, 5, 6, 7],
     irqAffinity: false,
+    pollMicros: 50,
     attach: false,
     logLevel: 'debug',
   });
   t.equal(serve(['--readonly']).readOnly, true);
+  t.throws(() => serve(['--poll-us', '1001']), /--poll-us/, '--poll-us is bounded');
   for (const level of ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) {
     t.equal(serve(['--log-level', level]).logLevel, level);
   }
