@@ -36,6 +36,34 @@
           "type": "none"
         }]
       ]
+    },
+    {
+      "target_name": "vduse_bench",
+      "conditions": [
+        ["OS=='linux' and '<!(node -p \"require('fs').existsSync('bench/native/engine.cc')\")'=='true'", {
+          "sources": [
+            "bench/native/addon.cc",
+            "bench/native/engine.cc"
+          ],
+          "dependencies": [
+            "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"
+          ],
+          "defines": [
+            "NAPI_VERSION=8",
+            "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"
+          ],
+          "cflags_cc!": ["-std=gnu++17"],
+          "cflags_cc": ["-std=c++17"],
+          "configurations": {
+            "Release": {
+              "cflags!": ["-O3"],
+              "cflags": ["-O2"]
+            }
+          }
+        }, {
+          "type": "none"
+        }]
+      ]
     }
   ]
 }

@@ -188,6 +188,42 @@ export class LoopbackBlkDriver {
     this.teardown();
   }
 
+  /**
+   * Gives queue `q` to a native driver (bench/native-driver.ts): stops
+   * watching its IRQ eventfd, so the native side alone consumes interrupts,
+   * and reserves `bufferBytes` of guest memory, in the ring's region, for its
+   * requests. The queue must be idle; submit() must not be used on it
+   * afterwards (this ring's bookkeeping no longer follows the ring).
+   */
+  handOff(q: number, bufferBytes: number): NativeQueueHandle {
+    const dq = this.queue(q);
+    if (dq.pending.size > 0) throw new Error(`queue ${q} has ${dq.pending.size} requests in flight`);
+    const vq = this.device.vqs[q]!;
+    if (vq.kickFd < 0) throw new Error(`queue ${q} has no kick eventfd (is the device serving it?)`);
+    const mem = this.device.memory;
+    const regionIndex = this.regionOf(dq.ringIova);
+    const region = mem.regions[regionIndex]!;
+    const bufferIova = mem.alloc(bufferBytes, 4096, regionIndex);
+    dq.watcher.close();
+    const { layout } = dq.ring;
+    let released = false;
+    return {
+      queue: q, size: layout.size, descAddr: layout.descAddr, driverAddr: layout.driverAddr,
+      deviceAddr: layout.deviceAddr, eventIdx: dq.ring.eventIdx,
+      indirect: hasFeature(this.features, VIRTIO_F_INDIRECT_DESC), kickFd: vq.kickFd, irqFd: vq.irqFd,
+      region: { fd: region.fd, start: region.start, size: region.size, buffer: region.buffer },
+      bufferIova, bufferBytes,
+      // Nothing is in flight, so the published avail.idx is the ring's position.
+      availIdx: new DataView(region.buffer).getUint16(layout.driverAddr + 2 - region.start, true),
+      lastUsedIdx: dq.ring.lastUsedIdx,
+      release: () => {
+        if (released) return;
+        released = true;
+        mem.release(bufferIova, bufferBytes);
+      },
+    };
+  }
+
   private negotiate(offered: bigint): bigint {
     let f = offered;
     if (this.options.indirect === false) f &= ~(1n << BigInt(VIRTIO_F_INDIRECT_DESC));
@@ -311,4 +347,30 @@ function segmentsOf(ranges: ReadonlyArray<readonly [number, number]>, flags: num
     out.set(encodeBlkDiscardSegment({ sector: BigInt(sector), numSectors, flags }), i * 16);
   });
   return out;
+}
+
+/** A queue given to a native driver by {@link LoopbackBlkDriver.handOff}; IOVAs are numbers. */
+export interface NativeQueueHandle {
+  readonly queue: number;
+  readonly size: number;
+  readonly descAddr: number;
+  readonly driverAddr: number;
+  readonly deviceAddr: number;
+  /** VIRTIO_F_EVENT_IDX / VIRTIO_F_INDIRECT_DESC negotiated. */
+  readonly eventIdx: boolean;
+  readonly indirect: boolean;
+  /** The device's kick eventfd (the loopback kernel's reference): write a u64 1 to kick. */
+  readonly kickFd: number;
+  /** The queue's interrupt eventfd (non-blocking), no longer read by this driver. */
+  readonly irqFd: number;
+  /** The memfd region holding the ring and the buffer area (file offset = IOVA). */
+  readonly region: { readonly fd: number; readonly start: number; readonly size: number; readonly buffer: ArrayBuffer };
+  /** The reserved buffer area (4096-aligned). */
+  readonly bufferIova: number;
+  readonly bufferBytes: number;
+  /** Ring position with nothing in flight; whoever drives the queue keeps it current. */
+  availIdx: number;
+  lastUsedIdx: number;
+  /** Returns the buffer area to guest memory (the queue stays handed off). */
+  release(): void;
 }
