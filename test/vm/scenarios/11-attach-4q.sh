@@ -34,10 +34,10 @@ assert_eq "$EXPECT_Q" "$(grep -c '"msg":"queue worker started"' "$(bg_log srv)")
 
 # 512-byte direct I/O is below the logical block size: the kernel refuses it.
 expect_fail dd if=/dev/zero of="$DEV" bs=512 count=1 oflag=direct status=none 2>/dev/null
-# 4 KiB-aligned writes from each CPU (each CPU maps to its own hardware queue).
+# 64 KiB writes from each CPU (each CPU maps to its own hardware queue).
 dd if=/dev/urandom of="$VM_WORK_DIR/pattern" bs=1M count=8 status=none
 for cpu in $(seq 0 $((NCPU - 1))); do
-  taskset -c "$cpu" dd if="$VM_WORK_DIR/pattern" of="$DEV" bs=4k seek=$(( (cpu + 1) * 4096 )) oflag=direct status=none
+  taskset -c "$cpu" dd if="$VM_WORK_DIR/pattern" of="$DEV" bs=64k seek=$(( (cpu + 1) * 256 )) oflag=direct status=none
 done
 want="$(sha_of "$VM_WORK_DIR/pattern")"
 for cpu in $(seq 0 $((NCPU - 1))); do

@@ -16,7 +16,7 @@ DEV="$SERVE_DEV"
 
 t0=$SECONDS
 rc=0
-with_timeout 30 "$(node_bin)" "$(cli_js)" serve --name "$NAME" --file "$IMG2" \
+with_timeout 30 "$(node_bin)" "$(product_cli)" serve --name "$NAME" --file "$IMG2" \
   >"$VM_LOG_DIR/second.out" 2>"$VM_LOG_DIR/second.err" || rc=$?
 log "second server: exit $rc after $((SECONDS - t0)) s: $(cat "$VM_LOG_DIR/second.err")"
 [ "$rc" != 0 ] || fail "second server with the same name exited 0"
