@@ -45,11 +45,17 @@ for cpu in $(seq 0 $((NCPU - 1))); do
   assert_eq "$want" "$(taskset -c "$cpu" dd if="$DEV" bs=1M skip=$off count=8 iflag=direct status=none | sha256sum | cut -d' ' -f1)" "read back on cpu $cpu"
   assert_eq "$want" "$(sha_of "$IMG" $off 8)" "backing file at ${off} MiB"
 done
-# Per-hardware-queue dispatch counters (debugfs) show both queues used.
-if [ -d "/sys/kernel/debug/block/$(basename "$DEV")" ]; then
-  for h in /sys/kernel/debug/block/"$(basename "$DEV")"/hctx*; do
-    log "$(basename "$h"): dispatched $(awk '{s+=$2} END {print s+0}' "$h/dispatched" 2>/dev/null)"
+# The CPU -> hardware queue map (debugfs hctxN/cpuM; 6.12 keeps no per-hctx
+# counters): each CPU has its own queue, so the writes above, one per CPU,
+# went through different virtqueues.
+dbg="/sys/kernel/debug/block/$(basename "$DEV")"
+if [ -d "$dbg/hctx0" ]; then
+  map="$(cd "$dbg" && for h in hctx*; do echo "$h:$(cd "$h" && ls -d cpu* 2>/dev/null | tr '\n' ',')"; done | tr '\n' ' ')"
+  log "cpu map: $map"
+  for cpu in $(seq 0 $((NCPU - 1))); do
+    assert_eq 1 "$(ls -d "$dbg"/hctx*/cpu"$cpu" | wc -l)" "hardware queues of cpu $cpu"
   done
+  assert_eq "$NCPU" "$(ls -d "$dbg"/hctx*/cpu* | sed 's|/cpu.*||' | sort -u | wc -l)" "distinct hardware queues used by the $NCPU CPUs"
 fi
 
 serve_stop srv "$NAME"
