@@ -1,0 +1,344 @@
+#!/usr/bin/env node
+// Real-kernel benchmark: qemu-storage-daemon's vduse-blk export vs our server,
+// in the TCG test guest (test/vm). `npm run bench:vm` (builds first), or:
+//
+//   node bench/vm.mjs [--runtime S] [--ramp S] [--image-mb N] [--queues 1,2]
+//                     [--jobs FILTER,...] [--no-cpus-variant] [--out FILE]
+//                     [--warmup S] [--timeout S] [--wait S] [--verbose]
+//
+// Runs test/vm/setup.sh, boots ONE guest that runs test/vm/bench/guest-bench.sh
+// (every server on the same pre-filled image in guest tmpfs, fio jobs run on
+// each server back to back in alternating order), reads the fio JSON from the
+// console (the guest cannot write to the host: its view of / is read-only),
+// prints a table and writes bench-results/vm.json (the raw fio JSON included).
+//
+// Exit status: 0 when the run worked (every server started, every fio run gave
+// JSON, the guest ended normally), whatever the numbers; 1 otherwise; 2 on bad
+// arguments. Absolute numbers under TCG mean little; the ratios between the
+// servers, measured in the same guest minutes apart, are the point.
+//
+// Plain ESM JavaScript on purpose: it needs no build (the product does: dist/).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { REPO_ROOT, VM_DIR, bootGuest, cacheDir, runSetup } from '../test/vm/boot.mjs';
+
+const GUEST_SCRIPT = path.join(VM_DIR, 'bench', 'guest-bench.sh');
+const LINE_RE = /^(VDUSE_BENCH_(?:INFO|RESULT|ERROR|DONE)) (.*)$/;
+const QSD = 'qsd';
+
+function usage(msg) {
+  if (msg) process.stderr.write(`bench/vm.mjs: ${msg}\n`);
+  process.stderr.write(
+    'usage: node bench/vm.mjs [--runtime S] [--ramp S] [--image-mb N] [--queues 1,2] [--jobs F,...]\n' +
+      '                         [--no-cpus-variant] [--warmup S] [--out FILE] [--timeout S] [--wait S] [--verbose]\n',
+  );
+  return 2;
+}
+
+function parseArgs(argv) {
+  const o = {
+    runtime: 10, ramp: 2, imageMb: 1024, queues: [1, 2], jobs: '', cpusVariant: true,
+    out: path.join(REPO_ROOT, 'bench-results', 'vm.json'), timeout: null, wait: 1200, verbose: false, warmup: 3,
+  };
+  const num = (name, v, min) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new Error(`${name} wants an integer >= ${min}, got '${v}'`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const val = () => {
+      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
+      return argv[++i];
+    };
+    if (a === '--runtime') o.runtime = num(a, val(), 1);
+    else if (a === '--ramp') o.ramp = num(a, val(), 0);
+    else if (a === '--image-mb') o.imageMb = num(a, val(), 64);
+    else if (a === '--queues') o.queues = val().split(',').filter(Boolean).map((q) => num(a, q, 1));
+    else if (a === '--jobs') o.jobs = val().split(',').filter(Boolean).join(' ');
+    else if (a === '--no-cpus-variant') o.cpusVariant = false;
+    else if (a === '--warmup') o.warmup = num(a, val(), 0);
+    else if (a === '--out') o.out = path.resolve(val());
+    else if (a === '--timeout') o.timeout = num(a, val(), 60);
+    else if (a === '--wait') o.wait = num(a, val(), 0);
+    else if (a === '--verbose') o.verbose = true;
+    else if (a === '-h' || a === '--help') return null;
+    else throw new Error(`unknown argument '${a}'`);
+  }
+  if (o.queues.length === 0) throw new Error('--queues needs at least one queue count');
+  return o;
+}
+
+/** QEMU processes of other test-guest runs on this host (they share the 2 cores), not our own child. */
+function otherGuests() {
+  const found = [];
+  for (const pid of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    let cmd;
+    try {
+      cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue;
+    }
+    if (!/qemu-system/.test(cmd[0] || '') || !cmd.some((a) => a.includes('mount_tag=hostroot'))) continue;
+    let ppid = -1;
+    try {
+      ppid = Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[1]);
+    } catch {
+      continue;
+    }
+    if (ppid !== process.pid) found.push(Number(pid));
+  }
+  return found;
+}
+
+async function waitForOtherGuests(maxSec) {
+  const t0 = Date.now();
+  let said = false;
+  for (;;) {
+    const pids = otherGuests();
+    if (pids.length === 0) return { waitedSec: (Date.now() - t0) / 1000, concurrent: [] };
+    const waited = (Date.now() - t0) / 1000;
+    if (waited >= maxSec) {
+      console.error(`[bench:vm] WARNING: still another test guest running (pid ${pids.join(', ')}) after ${maxSec}s; going on (numbers share the CPUs)`);
+      return { waitedSec: waited, concurrent: pids };
+    }
+    if (!said) console.error(`[bench:vm] another test guest is running (QEMU pid ${pids.join(', ')}); waiting up to ${maxSec}s for it to end`);
+    said = true;
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
+
+/** The metrics of one fio run (one job entry with group_reporting). */
+function metricsOf(fio) {
+  const job = fio.jobs && fio.jobs[0];
+  if (!job) throw new Error('no jobs[0] in the fio JSON');
+  const dir = job.write && job.write.io_bytes > job.read.io_bytes ? 'write' : 'read';
+  const d = job[dir];
+  const pct = (d.lat_ns && d.lat_ns.percentile) || (d.clat_ns && d.clat_ns.percentile) || {};
+  return {
+    dir,
+    iops: d.iops,
+    bw_kib_s: d.bw,
+    lat_mean_us: d.lat_ns.mean / 1000,
+    lat_p50_us: pct['50.000000'] / 1000,
+    lat_p99_us: pct['99.000000'] / 1000,
+    lat_p999_us: pct['99.900000'] / 1000,
+    errors: job.error,
+    fio_usr_cpu: job.usr_cpu,
+    fio_sys_cpu: job.sys_cpu,
+  };
+}
+
+const fmtInt = (n) => (n === undefined || n === null || Number.isNaN(n) ? '-' : Math.round(n).toLocaleString('en-US'));
+const fmtUs = (n) => (n === undefined || n === null || Number.isNaN(n) ? '-' : n >= 100 ? Math.round(n).toString() : n.toFixed(1));
+const fmtLat = (m) => (m ? `${fmtUs(m.lat_mean_us)}/${fmtUs(m.lat_p99_us)}` : '-');
+const fmtPct = (m) => (m ? `${Math.round(m.server_cpu_pct)}%` : '-');
+
+function table(header, rows) {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
+  const line = (cells) => cells.map((c, i) => (i < 2 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ');
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+async function main(argv) {
+  let o;
+  try {
+    o = parseArgs(argv);
+  } catch (err) {
+    return usage(err.message);
+  }
+  if (!o) return usage();
+  const t0 = Date.now();
+  const loadBefore = os.loadavg();
+
+  if (!fs.existsSync(path.join(REPO_ROOT, 'dist', 'src', 'cli.js'))) {
+    console.error('[bench:vm] dist/src/cli.js missing: run `npm run build` first (npm run bench:vm does)');
+    return 1;
+  }
+  console.error('[bench:vm] setup (test/vm/setup.sh)');
+  const vm = runSetup();
+  const waited = await waitForOtherGuests(o.wait);
+
+  const maxServers = (q) => (q > 1 && o.cpusVariant ? 3 : 2);
+  const jobsPer = (q) => (q > 1 ? 5 : 4);
+  const expectedRuns = o.jobs ? null : o.queues.reduce((a, q) => a + maxServers(q) * jobsPer(q), 0);
+  const runsForTimeout = o.queues.reduce((a, q) => a + maxServers(q) * jobsPer(q), 0);
+  const timeoutSec = o.timeout ?? Math.min(2400, 240 + o.imageMb / 8 + runsForTimeout * (o.runtime + o.ramp + 25) + o.queues.length * (150 + 3 * (2 * o.warmup + 20)));
+
+  // Another test guest started while ours runs (nothing makes run.mjs wait for
+  // us) shares the CPUs: note which fio runs saw one.
+  let runContended = false;
+  const contention = [];
+  const sampler = setInterval(() => {
+    const pids = otherGuests();
+    if (pids.length === 0) return;
+    runContended = true;
+    const last = contention.at(-1);
+    const now = Date.now();
+    if (last && now - last.until < 10_000) { last.until = now; for (const p of pids) if (!last.pids.includes(p)) last.pids.push(p); }
+    else contention.push({ from: now, until: now, pids });
+  }, 2000);
+
+  const info = {};
+  const runs = [];
+  const errors = [];
+  let done = null;
+  const logFile = path.join(process.env.VDUSE_VM_LOG_DIR || path.join(cacheDir(), 'logs'), 'bench-console.log');
+  console.error(`[bench:vm] booting the guest: queues ${o.queues.join(',')}, ${o.runtime}s runs after ${o.ramp}s ramp, ${o.imageMb} MiB image (timeout ${Math.round(timeoutSec)}s)`);
+  const tBoot = Date.now();
+  const r = await bootGuest({
+    vm,
+    script: GUEST_SCRIPT,
+    timeoutSec: Math.round(timeoutSec),
+    quiet: true,
+    logFile,
+    env: {
+      BENCH_QUEUES: o.queues.join(' '),
+      BENCH_RUNTIME: String(o.runtime),
+      BENCH_RAMP: String(o.ramp),
+      BENCH_IMAGE_MB: String(o.imageMb),
+      BENCH_CPUS_VARIANT: o.cpusVariant ? '1' : '0',
+      BENCH_JOBS: o.jobs,
+      BENCH_WARMUP: String(o.warmup),
+    },
+    onLine(line) {
+      const m = LINE_RE.exec(line);
+      if (!m && /\] run \d+: /.test(line)) runContended = otherGuests().length > 0;
+      if (!m) {
+        if (o.verbose || !/^\s*$/.test(line)) process.stdout.write(`${line}\n`);
+        return;
+      }
+      let obj;
+      try {
+        obj = JSON.parse(m[2]);
+      } catch (err) {
+        errors.push({ error: `unparsable ${m[1]} line from the guest (${err.message})`, head: m[2].slice(0, 200) });
+        console.error(`[bench:vm] ${errors.at(-1).error}`);
+        return;
+      }
+      if (m[1] === 'VDUSE_BENCH_INFO') Object.assign(info, obj);
+      else if (m[1] === 'VDUSE_BENCH_ERROR') errors.push(obj);
+      else if (m[1] === 'VDUSE_BENCH_DONE') done = obj;
+      else {
+        try {
+          runs.push({ meta: { ...obj.meta, other_guest_running: runContended }, metrics: metricsOf(obj.fio), fio: obj.fio });
+        } catch (err) {
+          errors.push({ error: `fio JSON of run ${obj.meta && obj.meta.seq}: ${err.message}`, meta: obj.meta });
+        }
+      }
+    },
+  });
+  clearInterval(sampler);
+  const guestSec = (Date.now() - tBoot) / 1000;
+  for (const run of runs) {
+    run.metrics.server_cpu_s = run.meta.server_cpu_s;
+    run.metrics.server_cpu_pct = (100 * run.meta.server_cpu_s) / run.meta.wall_s;
+  }
+
+  // ---- table: one row per (queues, job, variant of ours), against qsd of the same phase
+  const byKey = new Map();
+  for (const run of runs) byKey.set(`${run.meta.queues}|${run.meta.job}|${run.meta.server}`, run);
+  const rows = [];
+  const seen = new Set();
+  for (const run of [...runs].sort((a, b) => a.meta.seq - b.meta.seq)) {
+    const { queues, job } = run.meta;
+    const id = `${queues}|${job}`;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    const same = runs.filter((x) => x.meta.queues === queues && x.meta.job === job).sort((a, b) => a.meta.seq - b.meta.seq);
+    const qsd = byKey.get(`${queues}|${job}|${QSD}`);
+    const ours = same.filter((x) => x.meta.server !== QSD);
+    for (const variant of ours.length ? ours : [null]) {
+      const ratio = qsd && variant ? variant.metrics.iops / qsd.metrics.iops : null;
+      rows.push({
+        job,
+        queues,
+        variant: variant ? variant.meta.server : null,
+        order: same.map((x) => x.meta.server),
+        qsd: qsd ? qsd.metrics : null,
+        ours: variant ? variant.metrics : null,
+        ratio,
+        contended: [qsd, variant].some((x) => x && x.meta.other_guest_running),
+      });
+    }
+  }
+  rows.sort((a, b) => a.queues - b.queues || 0);
+
+  const header = ['job', 'q', 'ours', 'qsd IOPS', 'ours IOPS', 'ours/qsd', 'qsd mean/p99 us', 'ours mean/p99 us', 'qsd CPU', 'ours CPU', 'order'];
+  const cells = rows.map((x) => [
+    x.job,
+    String(x.queues),
+    x.variant === 'vduse-blk' ? 'vduse-blk' : (x.variant || '-').replace(/^vduse-blk /, ''),
+    fmtInt(x.qsd && x.qsd.iops),
+    fmtInt(x.ours && x.ours.iops),
+    x.ratio === null ? '-' : x.ratio.toFixed(2),
+    fmtLat(x.qsd),
+    fmtLat(x.ours),
+    fmtPct(x.qsd),
+    fmtPct(x.ours),
+    x.order.map((s) => (s === QSD ? 'qsd' : s === 'vduse-blk' ? 'ours' : 'ours-pin')).join('>') + (x.contended ? ' *' : ''),
+  ]);
+
+  const expectedOk = expectedRuns === null || runs.length === expectedRuns;
+  const ok = r.status === 0 && !r.timedOut && errors.length === 0 && done !== null && expectedOk;
+  const wallSec = (Date.now() - t0) / 1000;
+  const guestState = r.timedOut ? `TIMED OUT after ${Math.round(timeoutSec)}s` : r.marker === null ? 'ended without an exit marker' : `exit status ${r.marker}`;
+
+  console.log('');
+  console.log(`==== bench:vm — qemu-storage-daemon (qsd) vs vduse-blk, TCG guest, ${info.cpus ?? '?'} vCPUs, kernel ${info.kernel ?? '?'} ====`);
+  console.log(`fio libaio direct=1, ${o.runtime}s (+${o.ramp}s ramp) per run, ${o.imageMb} MiB random-filled image in guest tmpfs, queue size 256`);
+  console.log(table(header, cells));
+  console.log('ratio = ours IOPS / qsd IOPS (> 1: ours faster). Latency: fio total latency (lat_ns) mean / p99, microseconds.');
+  console.log("CPU = server process CPU time / fio wall time (100% = one vCPU). 'ours pin' = vduse-blk --cpus 0,1 (queue i's worker and IRQ on CPU i).");
+  console.log("order = which server ran first for that job (all a phase's servers are attached at once; the order alternates from job to job).");
+  for (const e of errors) console.log(`ERROR: ${e.error}${e.server ? ` [${e.server}${e.queues ? ` q=${e.queues}` : ''}${e.job ? ` ${e.job}` : ''}]` : ''}`);
+  if (!expectedOk) console.log(`ERROR: ${runs.length} fio runs reported, ${expectedRuns} expected`);
+  console.log(
+    `runs ${runs.length}, guest ${guestState} after ${guestSec.toFixed(0)}s, total wall ${wallSec.toFixed(0)}s` +
+      `${waited.waitedSec >= 1 ? ` (of which ${waited.waitedSec.toFixed(0)}s waiting for another guest)` : ''}; host load ${loadBefore.map((x) => x.toFixed(1)).join(' ')}`,
+  );
+  if (contention.length) {
+    const pids = [...new Set(contention.flatMap((c) => c.pids))];
+    console.log(`WARNING: another test guest (QEMU pid ${pids.join(', ')}) ran on this host during ${contention.map((c) => `${new Date(c.from).toISOString().slice(11, 19)}-${new Date(c.until).toISOString().slice(11, 19)}`).join(', ')} UTC; rows marked * had a run that overlapped it (absolute numbers and, less so, ratios are off)`);
+  }
+
+  fs.mkdirSync(path.dirname(o.out), { recursive: true });
+  const result = {
+    generated: new Date().toISOString(),
+    ok,
+    config: { runtime_s: o.runtime, ramp_s: o.ramp, warmup_s: o.warmup, image_mb: o.imageMb, queues: o.queues, jobs: o.jobs || 'all', cpus_variant: o.cpusVariant },
+    host: { cpus: os.cpus().length, cpu_model: os.cpus()[0] && os.cpus()[0].model, loadavg_before: loadBefore, loadavg_after: os.loadavg(),
+      other_guests: contention.map((c) => ({ from: new Date(c.from).toISOString(), until: new Date(c.until).toISOString(), pids: c.pids })) },
+    guest: { ...info, status: r.status, timed_out: r.timedOut, seconds: r.seconds, console_log: r.logFile },
+    wall_s: wallSec,
+    waited_for_other_guest_s: waited.waitedSec,
+    rows: rows.map((x) => ({
+      job: x.job, queues: x.queues, variant: x.variant, order: x.order, ratio: x.ratio, other_guest_running: x.contended,
+      qsd: x.qsd && strip(x.qsd), ours: x.ours && strip(x.ours),
+    })),
+    errors,
+    runs: runs.sort((a, b) => a.meta.seq - b.meta.seq),
+  };
+  fs.writeFileSync(o.out, JSON.stringify(result, null, 1) + '\n');
+  console.log(`results: ${path.relative(process.cwd(), o.out) || o.out}; guest console: ${r.logFile}`);
+  if (!ok) console.log('bench:vm: the run FAILED (see the errors above and the guest console)');
+  return ok ? 0 : 1;
+}
+
+function strip(m) {
+  const { iops, lat_mean_us, lat_p50_us, lat_p99_us, lat_p999_us, bw_kib_s, server_cpu_pct } = m;
+  return { iops, bw_kib_s, lat_mean_us, lat_p50_us, lat_p99_us, lat_p999_us, server_cpu_pct };
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err) => {
+      console.error(`[bench:vm] ${err.stack || err}`);
+      process.exit(1);
+    },
+  );
+}
