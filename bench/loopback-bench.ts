@@ -7,7 +7,7 @@
  * queue machinery; the memory and file backends are reported as a fraction
  * of it. Prints a table, writes JSON and an SVG chart.
  *
- * Usage: node dist/bench/loopback-bench.js [--seconds S] [--quick] [--out DIR]
+ * Usage: node dist/bench/loopback-bench.js [--seconds S] [--quick] [--only REGEX] [--out DIR]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
@@ -37,6 +37,8 @@ const { values } = parseArgs({ options: {
   seconds: { type: 'string', default: '2' },
   quick: { type: 'boolean' },
   out: { type: 'string', default: 'bench-results' },
+  /** Only jobs whose label (e.g. '4k-randread q1 qd32') matches this regular expression. */
+  only: { type: 'string' },
 } });
 const SECONDS = Number(values.seconds);
 const SIZE = 256 << 20;
@@ -55,7 +57,12 @@ function jobs(): Job[] {
       for (const k of kinds) out.push({ ...k, qd, queues });
     }
   }
-  return out;
+  const only = values.only === undefined ? null : new RegExp(values.only);
+  return out.filter((j) => only === null || only.test(label(j)));
+}
+
+function label(j: Job): string {
+  return `${j.name} q${j.queues} qd${j.qd}`;
 }
 
 async function run(job: Job, backend: Backend): Promise<Omit<Result, 'ofCeiling'>> {
@@ -106,7 +113,6 @@ async function main(): Promise<void> {
   const json = join(values.out, 'loopback.json');
   writeFileSync(json, JSON.stringify({ date: new Date().toISOString(), cpus: availableParallelism(),
     node: process.version, seconds: SECONDS, results }, null, 2));
-  const label = (r: Job): string => `${r.name} q${r.queues} qd${r.qd}`;
   const groups = [...new Set(results.map(label))];
   const svg = barChartSvg({
     title: 'vduse-blk loopback: IOPS per job (null = ceiling)', unit: 'IOPS', groups,
