@@ -94,6 +94,46 @@ function otherGuests() {
   return found;
 }
 
+/** Busy and total jiffies of the whole host (USER_HZ = 100 on Linux). */
+function hostJiffies() {
+  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 9).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: total - f[3] - f[4], total };
+}
+function procJiffies(pid) {
+  try {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+    return Number(f[11]) + Number(f[12]);
+  } catch {
+    return 0;
+  }
+}
+function ourQemuPid() {
+  for (const pid of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (/\(qemu-system[^)]*\)/.test(f) && Number(f.replace(/^.*\) /s, '').split(' ')[1]) === process.pid) return Number(pid);
+    } catch {
+      // gone
+    }
+  }
+  return null;
+}
+/** A snapshot to tell how much host CPU went to anything but our guest and us. */
+function cpuSnapshot(qemuPid) {
+  const { busy } = hostJiffies();
+  const u = process.cpuUsage();
+  return { t: Date.now(), busy, qemu: qemuPid ? procJiffies(qemuPid) : 0, self: (u.user + u.system) / 10_000 };
+}
+/** CPUs' worth of host time used by other processes between two snapshots. */
+function otherCpus(a, b) {
+  const sec = (b.t - a.t) / 1000;
+  if (sec <= 0) return 0;
+  return Math.max(0, (b.busy - a.busy - (b.qemu - a.qemu) - (b.self - a.self)) / 100 / sec);
+}
+const BUSY_HOST = 0.3; // other processes' CPUs above which a run counts as disturbed
+
 async function waitForOtherGuests(maxSec) {
   const t0 = Date.now();
   let said = false;
@@ -171,6 +211,8 @@ async function main(argv) {
   // Another test guest started while ours runs (nothing makes run.mjs wait for
   // us) shares the CPUs: note which fio runs saw one.
   let runContended = false;
+  let runSnap = null;
+  let qemuPid = null;
   const contention = [];
   const sampler = setInterval(() => {
     const pids = otherGuests();
@@ -206,7 +248,11 @@ async function main(argv) {
     },
     onLine(line) {
       const m = LINE_RE.exec(line);
-      if (!m && /\] run \d+: /.test(line)) runContended = otherGuests().length > 0;
+      if (!m && /\] run \d+: /.test(line)) {
+        runContended = otherGuests().length > 0;
+        qemuPid = qemuPid || ourQemuPid();
+        runSnap = cpuSnapshot(qemuPid);
+      }
       if (!m) {
         if (o.verbose || !/^\s*$/.test(line)) process.stdout.write(`${line}\n`);
         return;
@@ -224,7 +270,12 @@ async function main(argv) {
       else if (m[1] === 'VDUSE_BENCH_DONE') done = obj;
       else {
         try {
-          runs.push({ meta: { ...obj.meta, other_guest_running: runContended }, metrics: metricsOf(obj.fio), fio: obj.fio });
+          const other = runSnap ? otherCpus(runSnap, cpuSnapshot(qemuPid)) : null;
+          runs.push({
+            meta: { ...obj.meta, other_guest_running: runContended, host_other_cpus: other },
+            metrics: metricsOf(obj.fio),
+            fio: obj.fio,
+          });
         } catch (err) {
           errors.push({ error: `fio JSON of run ${obj.meta && obj.meta.seq}: ${err.message}`, meta: obj.meta });
         }
@@ -261,7 +312,7 @@ async function main(argv) {
         qsd: qsd ? qsd.metrics : null,
         ours: variant ? variant.metrics : null,
         ratio,
-        contended: [qsd, variant].some((x) => x && x.meta.other_guest_running),
+        contended: [qsd, variant].some((x) => x && (x.meta.other_guest_running || x.meta.host_other_cpus > BUSY_HOST)),
       });
     }
   }
@@ -302,8 +353,13 @@ async function main(argv) {
   );
   if (contention.length) {
     const pids = [...new Set(contention.flatMap((c) => c.pids))];
-    console.log(`WARNING: another test guest (QEMU pid ${pids.join(', ')}) ran on this host during ${contention.map((c) => `${new Date(c.from).toISOString().slice(11, 19)}-${new Date(c.until).toISOString().slice(11, 19)}`).join(', ')} UTC; rows marked * had a run that overlapped it (absolute numbers and, less so, ratios are off)`);
+    console.log(`WARNING: another test guest (QEMU pid ${pids.join(', ')}) ran on this host during ${contention.map((c) => `${new Date(c.from).toISOString().slice(11, 19)}-${new Date(c.until).toISOString().slice(11, 19)}`).join(', ')} UTC`);
   }
+  const busyRuns = runs.filter((x) => x.meta.host_other_cpus > BUSY_HOST);
+  if (busyRuns.length) {
+    console.log(`WARNING: other host processes used more than ${BUSY_HOST} CPUs during run(s) ${busyRuns.map((x) => `${x.meta.seq} (${x.meta.host_other_cpus.toFixed(2)})`).join(', ')}`);
+  }
+  if (contention.length || busyRuns.length) console.log('rows marked * had a run disturbed by other work on the host: their absolute numbers (and, less so, ratios) are off');
 
   fs.mkdirSync(path.dirname(o.out), { recursive: true });
   const result = {

@@ -65,6 +65,24 @@ poll() {
 }
 show_log() { log "--- last lines of $1's log:"; tail -n 30 "$(bg_log "$1")" >&2 || true; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# thread_ticks PID: "COMM<TAB>utime+stime" for each thread (COMM may hold blanks)
+thread_ticks() {
+  local t st comm
+  for t in /proc/"$1"/task/*; do
+    st="$(cat "$t/stat" 2>/dev/null)" || continue
+    comm="${st#*(}"; comm="${comm%)*}"
+    # shellcheck disable=SC2086
+    set -- ${st##*) }   # $1 = state (field 3): utime, stime are fields 14, 15
+    printf '%s\t%s\n' "$comm" $((${12} + ${13}))
+  done
+}
+# thread_cpu_json BEFORE AFTER: {"comm": seconds, ...} of the CPU time each thread
+# name (summed over threads of that name) used between two thread_ticks snapshots
+thread_cpu_json() {
+  awk -F'\t' -v hz="$CLK_TCK" 'NR == FNR { b[$1] += $2; next } { a[$1] += $2 }
+    END { for (k in a) if (a[k] - b[k] > 0) printf "%s\t%.2f\n", k, (a[k] - b[k]) / hz }' "$1" "$2" |
+    jq -R -s -c 'split("\n") | map(select(length > 0) | split("\t") | {(.[0]): (.[1] | tonumber)}) | add // {}'
+}
 
 # ------------------------------------------------------------------ image
 log "image: ${IMAGE_MB} MiB in guest tmpfs, filled with random data"
@@ -180,12 +198,14 @@ run_fio() {  # run_fio KEY QUEUES JOB JOBIDX POS
   bg_alive "$bg" || { bench_error "$label is not running; skipping $job" "$label" "$q" "$job"; return 0; }
   pid="$(bg_pid "$bg")"
   log "run $SEQ: q=$q $job on $label ($dev)"
+  thread_ticks "$pid" >"$out.t0"
   c0="$(cpu_ticks "$pid")"; t0="$(date +%s.%N)"
   timeout -k 10 $((RUNTIME + RAMP + 90)) fio --name="$job" --filename="$dev" --ioengine=libaio --direct=1 \
     --time_based --runtime="$RUNTIME" --ramp_time="$RAMP" --norandommap --randrepeat=0 \
     --group_reporting --lat_percentiles=1 --percentile_list=50:99:99.9 \
     --output-format=json --output="$out" "${args[@]}" >"$out.stderr" 2>&1 || rc=$?
   c1="$(cpu_ticks "$pid")"; t1="$(date +%s.%N)"
+  thread_ticks "$pid" >"$out.t1"
   if [ "$rc" -ne 0 ] || ! jq -e '.jobs[0]' "$out" >/dev/null 2>&1; then
     cat "$out.stderr" >&2 || true
     bench_error "fio $job on $label exited with status $rc" "$label" "$q" "$job"
@@ -194,13 +214,15 @@ run_fio() {  # run_fio KEY QUEUES JOB JOBIDX POS
   local meta
   meta="$(jq -cn --arg job "$job" --arg queues "$q" --arg server "$label" --arg key "$key" --arg dev "$dev" \
     --arg seq "$SEQ" --arg jidx "$jidx" --arg pos "$pos" --arg ticks "$((c1 - c0))" --arg hz "$CLK_TCK" \
-    --arg t0 "$t0" --arg t1 "$t1" \
+    --arg t0 "$t0" --arg t1 "$t1" --argjson threads "$(thread_cpu_json "$out.t0" "$out.t1")" \
     '{job: $job, queues: ($queues|tonumber), server: $server, key: $key, dev: $dev, seq: ($seq|tonumber),
       job_index: ($jidx|tonumber), position: ($pos|tonumber),
-      server_cpu_s: (($ticks|tonumber) / ($hz|tonumber)), wall_s: (($t1|tonumber) - ($t0|tonumber))}')"
+      server_cpu_s: (($ticks|tonumber) / ($hz|tonumber)), server_thread_cpu_s: $threads,
+      wall_s: (($t1|tonumber) - ($t0|tonumber))}')"
   emit VDUSE_BENCH_RESULT "$(jq -c --argjson meta "$meta" '{meta: $meta, fio: .}' "$out")"
   log "  $(jq -r '.jobs[0] | (if .write.iops > .read.iops then .write else .read end)
     | "\(.iops | floor) IOPS, mean latency \(.lat_ns.mean / 1000 | floor) us"' "$out"), server CPU $(awk -v t=$((c1 - c0)) -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", t / hz }') s"
+  log "  server threads (CPU s): $(thread_cpu_json "$out.t0" "$out.t1" | jq -r 'to_entries | sort_by(-.value) | map("\(.key)=\(.value)") | join(" ")')"
 }
 
 warm_up() {  # warm_up KEY QUEUES: unmeasured I/O on a freshly attached server
