@@ -4,6 +4,7 @@
  * blocking the main thread, starts one worker per ready queue on DRIVER_OK,
  * stops them on reset, and tears the device down in the documented order.
  */
+import { stat } from 'node:fs/promises';
 import { decodeDevRequest, encodeDevResponse, type VduseDevRequest } from '../shared/layouts/index.js';
 import { VDUSE_REQ_RESULT_FAILED, VDUSE_REQ_RESULT_OK } from '../shared/vduse.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
@@ -52,6 +53,10 @@ export class DeviceServer {
 
   /** Creates the device, sets up its queues and starts answering control messages. */
   static async create(o: DeviceServerOptions): Promise<DeviceServer> {
+    // libuv starts its thread pool on first use, and new threads inherit the
+    // creating thread's CPU affinity: start it here, unpinned, before a pinned
+    // queue worker's first file I/O would start it on that worker's CPU only.
+    await stat('/');
     const channel = await o.transport.createDevice(o.shape.name, devConfig(o.shape));
     const server = new DeviceServer(o, channel);
     try {
