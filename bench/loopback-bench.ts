@@ -87,6 +87,18 @@ async function run(job: Job, backend: Backend): Promise<Omit<Result, 'ofCeiling'
   }
 }
 
+/** The results as a Markdown table (for the README's Performance section). */
+function markdownTable(results: Result[]): string {
+  const lines = ['| job | queues | QD | backend | IOPS | MiB/s | mean µs | p99 µs | device CPU µs/IO | of ceiling |',
+    '|---|---:|---:|---|---:|---:|---:|---:|---:|---:|'];
+  for (const r of results) {
+    lines.push(`| ${r.name} | ${r.queues} | ${r.qd} | ${r.backend} | ${r.iops.toFixed(0)} | ${r.mibps.toFixed(0)} | ` +
+      `${r.meanUs.toFixed(1)} | ${r.p99Us.toFixed(1)} | ${r.deviceCpuUs.toFixed(2)} | ` +
+      `${r.backend === 'null' ? 'ceiling' : `${(100 * r.ofCeiling).toFixed(0)}%`} |`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
 function row(r: Result): string {
   const n = (v: number, w: number, d = 0): string => v.toFixed(d).padStart(w);
   return `${r.backend.padEnd(7)} ${r.name.padEnd(14)} ${n(r.queues, 2)} ${n(r.qd, 4)} ${n(r.iops, 10)} ` +
@@ -121,7 +133,9 @@ async function main(): Promise<void> {
   });
   const chart = join(values.out, 'loopback.svg');
   writeFileSync(chart, svg);
-  console.log(`wrote ${json} and ${chart}`);
+  const md = join(values.out, 'loopback.md');
+  writeFileSync(md, markdownTable(results));
+  console.log(`wrote ${json}, ${chart} and ${md}`);
 }
 
 await main();
