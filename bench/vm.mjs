@@ -4,7 +4,7 @@
 //
 //   node bench/vm.mjs [--runtime S] [--ramp S] [--image-mb N] [--queues 1,2]
 //                     [--jobs FILTER,...] [--no-cpus-variant] [--out FILE]
-//                     [--warmup S] [--timeout S] [--wait S] [--verbose]
+//                     [--rounds N] [--warmup S] [--timeout S] [--wait S] [--verbose]
 //
 // Runs test/vm/setup.sh, boots ONE guest that runs test/vm/bench/guest-bench.sh
 // (every server on the same pre-filled image in guest tmpfs, fio jobs run on
@@ -32,7 +32,7 @@ function usage(msg) {
   if (msg) process.stderr.write(`bench/vm.mjs: ${msg}\n`);
   process.stderr.write(
     'usage: node bench/vm.mjs [--runtime S] [--ramp S] [--image-mb N] [--queues 1,2] [--jobs F,...]\n' +
-      '                         [--no-cpus-variant] [--warmup S] [--out FILE] [--timeout S] [--wait S] [--verbose]\n',
+      '                         [--no-cpus-variant] [--rounds N] [--warmup S] [--out FILE] [--timeout S] [--wait S] [--verbose]\n',
   );
   return 2;
 }
@@ -40,7 +40,7 @@ function usage(msg) {
 function parseArgs(argv) {
   const o = {
     runtime: 10, ramp: 2, imageMb: 1024, queues: [1, 2], jobs: '', cpusVariant: true,
-    out: path.join(REPO_ROOT, 'bench-results', 'vm.json'), timeout: null, wait: 1200, verbose: false, warmup: 3,
+    out: path.join(REPO_ROOT, 'bench-results', 'vm.json'), timeout: null, wait: 1200, verbose: false, warmup: 3, rounds: 1,
   };
   const num = (name, v, min) => {
     const n = Number(v);
@@ -60,6 +60,7 @@ function parseArgs(argv) {
     else if (a === '--jobs') o.jobs = val().split(',').filter(Boolean).join(' ');
     else if (a === '--no-cpus-variant') o.cpusVariant = false;
     else if (a === '--warmup') o.warmup = num(a, val(), 0);
+    else if (a === '--rounds') o.rounds = num(a, val(), 1);
     else if (a === '--out') o.out = path.resolve(val());
     else if (a === '--timeout') o.timeout = num(a, val(), 60);
     else if (a === '--wait') o.wait = num(a, val(), 0);
@@ -204,8 +205,8 @@ async function main(argv) {
 
   const maxServers = (q) => (q > 1 && o.cpusVariant ? 3 : 2);
   const jobsPer = (q) => (q > 1 ? 5 : 4);
-  const expectedRuns = o.jobs ? null : o.queues.reduce((a, q) => a + maxServers(q) * jobsPer(q), 0);
-  const runsForTimeout = o.queues.reduce((a, q) => a + maxServers(q) * jobsPer(q), 0);
+  const expectedRuns = o.jobs ? null : o.rounds * o.queues.reduce((a, q) => a + maxServers(q) * jobsPer(q), 0);
+  const runsForTimeout = o.rounds * o.queues.reduce((a, q) => a + maxServers(q) * jobsPer(q), 0);
   const timeoutSec = o.timeout ?? Math.min(2400, 240 + o.imageMb / 8 + runsForTimeout * (o.runtime + o.ramp + 25) + o.queues.length * (150 + 3 * (2 * o.warmup + 20)));
 
   // Another test guest started while ours runs (nothing makes run.mjs wait for
@@ -245,6 +246,7 @@ async function main(argv) {
       BENCH_CPUS_VARIANT: o.cpusVariant ? '1' : '0',
       BENCH_JOBS: o.jobs,
       BENCH_WARMUP: String(o.warmup),
+      BENCH_ROUNDS: String(o.rounds),
     },
     onLine(line) {
       const m = LINE_RE.exec(line);
@@ -290,8 +292,10 @@ async function main(argv) {
   }
 
   // ---- table: one row per (queues, job, variant of ours), against qsd of the same phase
-  const byKey = new Map();
-  for (const run of runs) byKey.set(`${run.meta.queues}|${run.meta.job}|${run.meta.server}`, run);
+  // With several rounds: the medians over the rounds in which neither server
+  // of the pair was disturbed (all rounds when every one was).
+  const disturbed = (x) => Boolean(x.meta.other_guest_running || x.meta.host_other_cpus > BUSY_HOST);
+  const roundOf = (x) => x.meta.round ?? 1;
   const rows = [];
   const seen = new Set();
   for (const run of [...runs].sort((a, b) => a.meta.seq - b.meta.seq)) {
@@ -300,25 +304,38 @@ async function main(argv) {
     if (seen.has(id)) continue;
     seen.add(id);
     const same = runs.filter((x) => x.meta.queues === queues && x.meta.job === job).sort((a, b) => a.meta.seq - b.meta.seq);
-    const qsd = byKey.get(`${queues}|${job}|${QSD}`);
-    const ours = same.filter((x) => x.meta.server !== QSD);
-    for (const variant of ours.length ? ours : [null]) {
-      const ratio = qsd && variant ? variant.metrics.iops / qsd.metrics.iops : null;
+    const qsdRuns = same.filter((x) => x.meta.server === QSD);
+    const variants = [...new Set(same.filter((x) => x.meta.server !== QSD).map((x) => x.meta.server))];
+    const rounds = [...new Set(same.map(roundOf))].sort((a, b) => a - b);
+    for (const variant of variants.length ? variants : [null]) {
+      const pairs = rounds.map((r) => ({
+        round: r,
+        qsd: qsdRuns.find((x) => roundOf(x) === r) || null,
+        ours: same.find((x) => x.meta.server === variant && roundOf(x) === r) || null,
+      }));
+      const clean = pairs.filter((p) => p.qsd && p.ours && !disturbed(p.qsd) && !disturbed(p.ours));
+      const use = clean.length ? clean : pairs;
+      const qsd = aggregate(use.map((p) => p.qsd).filter(Boolean));
+      const ours = aggregate(use.map((p) => p.ours).filter(Boolean));
       rows.push({
         job,
         queues,
-        variant: variant ? variant.meta.server : null,
-        order: same.map((x) => x.meta.server),
-        qsd: qsd ? qsd.metrics : null,
-        ours: variant ? variant.metrics : null,
-        ratio,
-        contended: [qsd, variant].some((x) => x && (x.meta.other_guest_running || x.meta.host_other_cpus > BUSY_HOST)),
+        variant,
+        order: same.filter((x) => roundOf(x) === rounds[0]).map((x) => x.meta.server),
+        qsd,
+        ours,
+        ratio: qsd && ours ? ours.iops / qsd.iops : null,
+        ratio_per_round: pairs.map((p) => (p.qsd && p.ours ? p.ours.metrics.iops / p.qsd.metrics.iops : null)),
+        rounds_used: use.map((p) => p.round),
+        rounds_total: pairs.length,
+        contended: use.some((p) => (p.qsd && disturbed(p.qsd)) || (p.ours && disturbed(p.ours))),
       });
     }
   }
   rows.sort((a, b) => a.queues - b.queues || 0);
 
   const header = ['job', 'q', 'ours', 'qsd IOPS', 'ours IOPS', 'ours/qsd', 'qsd mean/p99 us', 'ours mean/p99 us', 'qsd CPU', 'ours CPU', 'order'];
+  if (o.rounds > 1) header.push('rounds', 'ratio per round');
   const cells = rows.map((x) => [
     x.job,
     String(x.queues),
@@ -331,6 +348,9 @@ async function main(argv) {
     fmtPct(x.qsd),
     fmtPct(x.ours),
     x.order.map((s) => (s === QSD ? 'qsd' : s === 'vduse-blk' ? 'ours' : 'ours-pin')).join('>') + (x.contended ? ' *' : ''),
+    ...(o.rounds > 1
+      ? [`${x.rounds_used.length}/${x.rounds_total}`, x.ratio_per_round.map((v) => (v === null ? '-' : v.toFixed(2))).join(' ')]
+      : []),
   ]);
 
   const expectedOk = expectedRuns === null || runs.length === expectedRuns;
@@ -345,6 +365,7 @@ async function main(argv) {
   console.log('ratio = ours IOPS / qsd IOPS (> 1: ours faster). Latency: fio total latency (lat_ns) mean / p99, microseconds.');
   console.log("CPU = server process CPU time / fio wall time (100% = one vCPU). 'ours pin' = vduse-blk --cpus 0,1 (queue i's worker and IRQ on CPU i).");
   console.log("order = which server ran first for that job (all a phase's servers are attached at once; the order alternates from job to job).");
+  if (o.rounds > 1) console.log('rounds = rounds used (those with neither run disturbed; all when none was clean); the numbers are their medians.');
   for (const e of errors) console.log(`ERROR: ${e.error}${e.server ? ` [${e.server}${e.queues ? ` q=${e.queues}` : ''}${e.job ? ` ${e.job}` : ''}]` : ''}`);
   if (!expectedOk) console.log(`ERROR: ${runs.length} fio runs reported, ${expectedRuns} expected`);
   console.log(
@@ -365,14 +386,15 @@ async function main(argv) {
   const result = {
     generated: new Date().toISOString(),
     ok,
-    config: { runtime_s: o.runtime, ramp_s: o.ramp, warmup_s: o.warmup, image_mb: o.imageMb, queues: o.queues, jobs: o.jobs || 'all', cpus_variant: o.cpusVariant },
+    config: { runtime_s: o.runtime, ramp_s: o.ramp, warmup_s: o.warmup, rounds: o.rounds, image_mb: o.imageMb, queues: o.queues, jobs: o.jobs || 'all', cpus_variant: o.cpusVariant },
     host: { cpus: os.cpus().length, cpu_model: os.cpus()[0] && os.cpus()[0].model, loadavg_before: loadBefore, loadavg_after: os.loadavg(),
       other_guests: contention.map((c) => ({ from: new Date(c.from).toISOString(), until: new Date(c.until).toISOString(), pids: c.pids })) },
     guest: { ...info, status: r.status, timed_out: r.timedOut, seconds: r.seconds, console_log: r.logFile },
     wall_s: wallSec,
     waited_for_other_guest_s: waited.waitedSec,
     rows: rows.map((x) => ({
-      job: x.job, queues: x.queues, variant: x.variant, order: x.order, ratio: x.ratio, other_guest_running: x.contended,
+      job: x.job, queues: x.queues, variant: x.variant, order: x.order, ratio: x.ratio, disturbed: x.contended,
+      ratio_per_round: x.ratio_per_round, rounds_used: x.rounds_used,
       qsd: x.qsd && strip(x.qsd), ours: x.ours && strip(x.ours),
     })),
     errors,
@@ -382,6 +404,22 @@ async function main(argv) {
   console.log(`results: ${path.relative(process.cwd(), o.out) || o.out}; guest console: ${r.logFile}`);
   if (!ok) console.log('bench:vm: the run FAILED (see the errors above and the guest console)');
   return ok ? 0 : 1;
+}
+
+const median = (xs) => {
+  const v = xs.filter((x) => typeof x === 'number' && !Number.isNaN(x)).sort((a, b) => a - b);
+  if (v.length === 0) return NaN;
+  return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+};
+/** Medians of each metric over runs (one run: its metrics). */
+function aggregate(list) {
+  if (list.length === 0) return null;
+  if (list.length === 1) return list[0].metrics;
+  const out = {};
+  for (const k of Object.keys(list[0].metrics)) {
+    out[k] = typeof list[0].metrics[k] === 'number' ? median(list.map((x) => x.metrics[k])) : list[0].metrics[k];
+  }
+  return out;
 }
 
 function strip(m) {

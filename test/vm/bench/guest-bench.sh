@@ -30,6 +30,8 @@
 # Knobs (environment, set by bench/vm.mjs):
 #   BENCH_QUEUES "1 2"   BENCH_RUNTIME 10   BENCH_RAMP 2   BENCH_IMAGE_MB 1024
 #   BENCH_CPUS_VARIANT 1   BENCH_JOBS (filter: job names, blank separated)
+#   BENCH_ROUNDS 1: run every job that many times per server (round after
+#   round, the server order flipping between rounds too)
 #   BENCH_WARMUP 3: seconds of unmeasured 4k randrw and then 128k reads on
 #   each server after attach (warms up the JIT of our server and the caches
 #   of both alike; 0: none)
@@ -42,6 +44,7 @@ IMAGE_MB="${BENCH_IMAGE_MB:-1024}"
 CPUS_VARIANT="${BENCH_CPUS_VARIANT:-1}"
 JOB_FILTER="${BENCH_JOBS:-}"
 WARMUP="${BENCH_WARMUP:-3}"
+ROUNDS="${BENCH_ROUNDS:-1}"
 QUEUE_SIZE=256
 IMG="$VM_WORK_DIR/disk.img"
 CLK_TCK="$(getconf CLK_TCK)"
@@ -101,11 +104,11 @@ emit VDUSE_BENCH_INFO "$(jq -cn \
   --arg kernel "$(uname -r)" --arg cpus "$(nproc)" --arg mem "$(awk '/MemTotal/ {print $2}' /proc/meminfo)" \
   --arg fio "$(fio --version)" --arg qsd "$(qemu-storage-daemon --version | head -1)" \
   --arg node "$("$(node_bin)" --version)" --arg image_mb "$IMAGE_MB" --arg runtime "$RUNTIME" --arg ramp "$RAMP" \
-  --arg queues "$QUEUES" --arg queue_size "$QUEUE_SIZE" --arg fill_s "$((SECONDS - t0))" --arg warmup "$WARMUP" \
+  --arg queues "$QUEUES" --arg queue_size "$QUEUE_SIZE" --arg fill_s "$((SECONDS - t0))" --arg warmup "$WARMUP" --arg rounds "$ROUNDS" \
   '{kernel: $kernel, cpus: ($cpus|tonumber), mem_kib: ($mem|tonumber), fio: $fio, qsd: $qsd, node: $node,
     image_mb: ($image_mb|tonumber), runtime_s: ($runtime|tonumber), ramp_s: ($ramp|tonumber),
     queues: ($queues|split(" ")|map(select(length>0)|tonumber)), queue_size: ($queue_size|tonumber),
-    image_fill_s: ($fill_s|tonumber), warmup_s: ($warmup|tonumber)}')"
+    image_fill_s: ($fill_s|tonumber), warmup_s: ($warmup|tonumber), rounds: ($rounds|tonumber)}')"
 
 # ------------------------------------------------------------------ servers
 # Each server of a phase: SRV_BG[key] (start_bg name), SRV_NAME[key] (vdpa name),
@@ -189,15 +192,15 @@ jobs_for() {  # jobs_for QUEUES
   done
 }
 
-run_fio() {  # run_fio KEY QUEUES JOB JOBIDX POS
-  local key="$1" q="$2" job="$3" jidx="$4" pos="$5"
+run_fio() {  # run_fio KEY QUEUES JOB JOBIDX POS ROUND
+  local key="$1" q="$2" job="$3" jidx="$4" pos="$5" round="$6"
   local dev="${SRV_DEV[$key]}" bg="${SRV_BG[$key]}" label="${SRV_LABEL[$key]}"
-  local out="$VM_LOG_DIR/fio-q$q-$job-$key.json" rc=0 pid c0 c1 t0 t1
+  local out="$VM_LOG_DIR/fio-q$q-$job-$key-r$round.json" rc=0 pid c0 c1 t0 t1
   local -a args; mapfile -t args < <(job_args "$job" "$q")
   SEQ=$((SEQ + 1))
   bg_alive "$bg" || { bench_error "$label is not running; skipping $job" "$label" "$q" "$job"; return 0; }
   pid="$(bg_pid "$bg")"
-  log "run $SEQ: q=$q $job on $label ($dev)"
+  log "run $SEQ: q=$q $job on $label ($dev)$([ "$ROUNDS" -gt 1 ] && echo ", round $round")"
   thread_ticks "$pid" >"$out.t0"
   c0="$(cpu_ticks "$pid")"; t0="$(date +%s.%N)"
   timeout -k 10 $((RUNTIME + RAMP + 90)) fio --name="$job" --filename="$dev" --ioengine=libaio --direct=1 \
@@ -213,10 +216,10 @@ run_fio() {  # run_fio KEY QUEUES JOB JOBIDX POS
   fi
   local meta
   meta="$(jq -cn --arg job "$job" --arg queues "$q" --arg server "$label" --arg key "$key" --arg dev "$dev" \
-    --arg seq "$SEQ" --arg jidx "$jidx" --arg pos "$pos" --arg ticks "$((c1 - c0))" --arg hz "$CLK_TCK" \
+    --arg seq "$SEQ" --arg jidx "$jidx" --arg pos "$pos" --arg round "$round" --arg ticks "$((c1 - c0))" --arg hz "$CLK_TCK" \
     --arg t0 "$t0" --arg t1 "$t1" --argjson threads "$(thread_cpu_json "$out.t0" "$out.t1")" \
     '{job: $job, queues: ($queues|tonumber), server: $server, key: $key, dev: $dev, seq: ($seq|tonumber),
-      job_index: ($jidx|tonumber), position: ($pos|tonumber),
+      job_index: ($jidx|tonumber), position: ($pos|tonumber), round: ($round|tonumber),
       server_cpu_s: (($ticks|tonumber) / ($hz|tonumber)), server_thread_cpu_s: $threads,
       wall_s: (($t1|tonumber) - ($t0|tonumber))}')"
   emit VDUSE_BENCH_RESULT "$(jq -c --argjson meta "$meta" '{meta: $meta, fio: .}' "$out")"
@@ -256,16 +259,18 @@ for q in $QUEUES; do
     log "phase q=$q: ${SRV_LABEL[$key]} on ${SRV_DEV[$key]} ($(ls "/sys/block/${SRV_DEV[$key]#/dev/}/mq" | wc -l) hw queues)"
   done
   for key in "${started[@]}"; do warm_up "$key" "$q"; done
-  jidx=0
-  for job in $(jobs_for "$q"); do
-    # forward, reversed, forward, ...; the first direction alternates per phase
-    order=("${started[@]}")
-    if [ $(((jidx + phase) % 2)) -eq 1 ]; then
-      order=(); for ((i = ${#started[@]} - 1; i >= 0; i--)); do order+=("${started[$i]}"); done
-    fi
-    pos=0
-    for key in "${order[@]}"; do run_fio "$key" "$q" "$job" "$jidx" "$pos"; pos=$((pos + 1)); done
-    jidx=$((jidx + 1))
+  for ((round = 1; round <= ROUNDS; round++)); do
+    jidx=0
+    for job in $(jobs_for "$q"); do
+      # forward, reversed, forward, ...; the first direction alternates per phase and per round
+      order=("${started[@]}")
+      if [ $(((jidx + phase + round - 1) % 2)) -eq 1 ]; then
+        order=(); for ((i = ${#started[@]} - 1; i >= 0; i--)); do order+=("${started[$i]}"); done
+      fi
+      pos=0
+      for key in "${order[@]}"; do run_fio "$key" "$q" "$job" "$jidx" "$pos" "$round"; pos=$((pos + 1)); done
+      jidx=$((jidx + 1))
+    done
   done
   for key in "${keys[@]}"; do
     [ -n "${SRV_BG[$key]:-}" ] && stop_server "$key" "$q"
