@@ -10,6 +10,8 @@
             "native/constants.cc",
             "native/errors.cc",
             "native/fd-io.cc",
+            "native/io-uring.cc",
+            "native/io-uring-object.cc",
             "native/memory-fds.cc",
             "native/mmap.cc",
             "native/netlink.cc",

@@ -13,6 +13,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   vduse::RegisterWatch(env, exports);
   vduse::RegisterPoll(env, exports);
   vduse::RegisterNetlink(env, exports);
+  vduse::RegisterIoUring(env, exports);
   exports.Set("constants", vduse::MakeConstants(env));
   return exports;
 }

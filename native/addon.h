@@ -12,6 +12,7 @@ void RegisterThread(Napi::Env env, Napi::Object exports);     // thread.cc
 void RegisterWatch(Napi::Env env, Napi::Object exports);      // watch.cc
 void RegisterPoll(Napi::Env env, Napi::Object exports);       // poll.cc
 void RegisterNetlink(Napi::Env env, Napi::Object exports);    // netlink.cc
+void RegisterIoUring(Napi::Env env, Napi::Object exports);    // io-uring-object.cc
 Napi::Object MakeConstants(Napi::Env env);                    // constants.cc
 
 }  // namespace vduse

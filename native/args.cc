@@ -67,25 +67,31 @@ bool IsBytes(Napi::Value value) {
 
 // Raw napi calls: read/write on eventfds are on the I/O hot path, and these
 // give the offset-adjusted data pointer in one call.
-Bytes BytesArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  napi_env env = info.Env();
-  napi_value value = info[i];
+bool BytesOf(napi_env env, napi_value value, Bytes* out) {
   bool is = false;
   if (napi_is_typedarray(env, value, &is) == napi_ok && is) {
     napi_typedarray_type type;
     size_t count = 0;
     void* data = nullptr;
     if (napi_get_typedarray_info(env, value, &type, &count, &data, nullptr, nullptr) == napi_ok) {
-      return {data, count * ElementSize(type)};
+      *out = {data, count * ElementSize(type)};
+      return true;
     }
   } else if (napi_is_dataview(env, value, &is) == napi_ok && is) {
     size_t length = 0;
     void* data = nullptr;
     if (napi_get_dataview_info(env, value, &length, &data, nullptr, nullptr) == napi_ok) {
-      return {data, length};
+      *out = {data, length};
+      return true;
     }
   }
-  ThrowTypeError(info.Env(), name, "a Uint8Array (or another ArrayBufferView)");
+  return false;
+}
+
+Bytes BytesArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  Bytes bytes{};
+  if (!BytesOf(info.Env(), info[i], &bytes)) ThrowTypeError(info.Env(), name, "a Uint8Array (or another ArrayBufferView)");
+  return bytes;
 }
 
 }  // namespace vduse

@@ -23,6 +23,8 @@ struct Bytes {
   size_t length;
 };
 bool IsBytes(Napi::Value value);
+// The bytes of `value`, or false when it is not a TypedArray or DataView.
+bool BytesOf(napi_env env, napi_value value, Bytes* out);
 Bytes BytesArg(const Napi::CallbackInfo& info, size_t i, const char* name);
 
 [[noreturn]] void ThrowTypeError(Napi::Env env, const char* name, const char* expected);

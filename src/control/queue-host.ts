@@ -102,7 +102,7 @@ export class QueueHost {
 
   private onMessage(m: WorkerMessage): void {
     const queue = m.queueIndex;
-    if (m.type === 'started') this.log.debug({ queue, tid: m.tid, cpus: m.cpus }, 'queue worker started');
+    if (m.type === 'started') this.log.debug({ queue, tid: m.tid, cpus: m.cpus, io: m.io }, 'queue worker started');
     else if (m.type === 'queue-failed') this.log.error({ queue, reason: m.reason }, 'queue stopped: driver error');
     else this.log.error({ queue, error: m.message }, 'queue worker failed');
   }

@@ -28,6 +28,60 @@ export interface FdWatcher {
   ref(): void;
 }
 
+/**
+ * One io_uring (io_uring_setup(2)), for the thread that created it: prepare
+ * operations, submit them in one io_uring_enter, reap their completions.
+ * The kernel keeps using the buffers of readv/writev until their completion
+ * is reaped; the ring holds references to them until then (so no GC can free
+ * them), but the caller must not munmap them meanwhile.
+ */
+export interface IoUring {
+  /** SQ size: how many operations can be prepared before a {@link IoUring.submit}. */
+  readonly sqEntries: number;
+  /** CQ size: how many operations may be prepared and not yet reaped (more throw EBUSY). */
+  readonly cqEntries: number;
+  /** Operations prepared and not yet reaped. */
+  readonly inflight: number;
+  /**
+   * Prepares preadv(fd, bufs, offset). Throws EBUSY when the SQ is full
+   * (submit first) or `cqEntries` operations are already in flight. The kernel
+   * refuses more than 1024 views (UIO_MAXIOV) with -EINVAL in the completion.
+   */
+  prepReadv(fd: number, bufs: readonly Uint8Array[], offset: number, userData: number): void;
+  /** Prepares pwritev(fd, bufs, offset); as {@link IoUring.prepReadv}. */
+  prepWritev(fd: number, bufs: readonly Uint8Array[], offset: number, userData: number): void;
+  /** Prepares fsync(fd), or fdatasync(fd) when `datasync`. */
+  prepFsync(fd: number, datasync: boolean, userData: number): void;
+  /** Prepares fallocate(fd, mode, offset, length). */
+  prepFallocate(fd: number, mode: number, offset: number, length: number, userData: number): void;
+  /**
+   * io_uring_enter for everything prepared; returns how many the kernel took.
+   * Operations may complete inside the call (a page-cache hit); those do not
+   * signal the eventfd, so reap after every submit.
+   */
+  submit(): number;
+  /**
+   * Moves available completions into `out` as pairs [userData, res], as many
+   * as fit (`out.length / 2`), and returns how many. `res` is the syscall's
+   * result: bytes transferred, 0, or a negative errno. An Int32Array carries
+   * userData truncated to int32.
+   */
+  reap(out: Float64Array | Int32Array): number;
+  /**
+   * An eventfd (non-blocking) the kernel signals when it posts completions
+   * outside {@link IoUring.submit}; watch it, read it to reset it, then reap.
+   * Made on the first call, the same fd afterwards; {@link IoUring.close} closes it.
+   */
+  eventfd(): number;
+  /**
+   * Waits for every submitted operation to complete (blocking the thread),
+   * drops what was prepared but not submitted, releases the buffers and
+   * closes the ring and its eventfd (stop watching it first). Idempotent.
+   * Runs by itself when the thread's environment is torn down.
+   */
+  close(): void;
+}
+
 /** Syscall constants exported by the addon (values from the C headers). */
 export interface NativeConstants {
   O_RDONLY: number; O_WRONLY: number; O_RDWR: number; O_NONBLOCK: number; O_CLOEXEC: number;
@@ -103,6 +157,12 @@ export interface NativeAddon {
    * Optional until the addon implements it: callers check `typeof` first.
    */
   setsockoptInt?(fd: number, level: number, name: number, value: number): void;
+  /**
+   * io_uring_setup(2) with `entries` SQ entries (rounded up to a power of
+   * two). Throws ENOSYS, EPERM or EACCES where io_uring is missing or
+   * forbidden (old kernels, kernel.io_uring_disabled, seccomp filters).
+   */
+  ioUringCreate(entries: number): IoUring;
 }
 
 const require = createRequire(import.meta.url);

@@ -34,6 +34,8 @@ const ZERO_CHUNK = 1 << 20;
 let zeroChunk: Uint8Array | undefined; // shared by every backend of the thread, never written
 
 export class FileBackend implements BlockBackend {
+  /** How reads and writes are done: positioned I/O on libuv's thread pool. */
+  readonly io = 'threads' as const;
   readonly readOnly: boolean;
   readonly writethrough: boolean;
   private readonly fallocate: FallocateFunction;
@@ -48,13 +50,13 @@ export class FileBackend implements BlockBackend {
   }
 
   readv(offset: number, bufs: readonly Uint8Array[]): void | Promise<void> {
-    if (this.check(offset, totalLength(bufs)) === 0) return;
+    if (this.checkRange(offset, totalLength(bufs)) === 0) return;
     return new Promise((resolve, reject) => readAll(this.fd, bufs, offset, resolve, reject));
   }
 
   writev(offset: number, bufs: readonly Uint8Array[]): void | Promise<void> {
     this.checkWritable();
-    if (this.check(offset, totalLength(bufs)) === 0) return;
+    if (this.checkRange(offset, totalLength(bufs)) === 0) return;
     return new Promise((resolve, reject) => writeAll(this.fd, bufs, offset, resolve, reject));
   }
 
@@ -69,7 +71,7 @@ export class FileBackend implements BlockBackend {
    */
   discard(offset: number, length: number): void {
     this.checkWritable();
-    if (this.check(offset, length) === 0) return;
+    if (this.checkRange(offset, length) === 0) return;
     if (this.tryFallocate('punch-hole', offset, length)) return;
     throw errnoError('EOPNOTSUPP', 'discard: this file cannot punch holes');
   }
@@ -80,7 +82,7 @@ export class FileBackend implements BlockBackend {
    */
   writeZeroes(offset: number, length: number, unmap: boolean): void | Promise<void> {
     this.checkWritable();
-    if (this.check(offset, length) === 0) return;
+    if (this.checkRange(offset, length) === 0) return;
     if (unmap && this.tryFallocate('punch-hole', offset, length)) return;
     if (this.tryFallocate('zero-range', offset, length)) return;
     if (this.tryFallocate('punch-hole', offset, length)) return;
@@ -103,14 +105,16 @@ export class FileBackend implements BlockBackend {
     }
   }
 
-  private check(offset: number, length: number): number {
+  /** Throws a RangeError unless [offset, +length) is on the disk; returns `length`. */
+  checkRange(offset: number, length: number): number {
     if (!(offset >= 0 && length >= 0 && offset + length <= this.size)) {
       throw new RangeError(`range [${offset}, +${length}) is outside the ${this.size}-byte disk`);
     }
     return length;
   }
 
-  private checkWritable(): void {
+  /** Throws EROFS on a read-only backend. */
+  checkWritable(): void {
     if (this.readOnly) throw errnoError('EROFS', 'the backend is read-only');
   }
 }
@@ -161,7 +165,7 @@ function writeZeroChunks(fd: number, position: number, length: number, resolve: 
 }
 
 /** The views after the first `n` bytes (the first of them cut where needed). */
-function skipBytes(bufs: readonly Uint8Array[], n: number): readonly Uint8Array[] {
+export function skipBytes(bufs: readonly Uint8Array[], n: number): readonly Uint8Array[] {
   let i = 0;
   while (i < bufs.length && n >= bufs[i]!.length) n -= bufs[i++]!.length;
   if (i === bufs.length) return [];
@@ -170,12 +174,12 @@ function skipBytes(bufs: readonly Uint8Array[], n: number): readonly Uint8Array[
   return rest;
 }
 
-function totalLength(bufs: readonly Uint8Array[]): number {
+export function totalLength(bufs: readonly Uint8Array[]): number {
   let n = 0;
   for (const buf of bufs) n += buf.length;
   return n;
 }
 
-function errnoError(code: string, message: string): Error & { code: string } {
+export function errnoError(code: string, message: string): Error & { code: string } {
   return Object.assign(new Error(`${code}: ${message}`), { code });
 }

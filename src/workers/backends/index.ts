@@ -8,6 +8,7 @@ import type { BlockBackend } from './backend.js';
 import type { BackendDescriptor } from '../../shared/worker-data.js';
 import { FileBackend } from './file.js';
 import { MemoryBackend } from './memory.js';
+import { UringFileBackend } from './uring-file.js';
 
 export type { BackendDescriptor } from '../../shared/worker-data.js';
 
@@ -25,10 +26,36 @@ const METHODS = ['readv', 'writev', 'flush', 'discard', 'writeZeroes', 'close'] 
 
 export async function openBackend(descriptor: BackendDescriptor, context: BackendContext): Promise<BlockBackend> {
   switch (descriptor.kind) {
-    case 'file': return new FileBackend(descriptor.fd, descriptor.size, { readOnly: descriptor.readOnly });
+    case 'file': return openFileBackend(descriptor, process.env['VDUSE_BLK_IO']);
     case 'memory': return new MemoryBackend(descriptor.buffer);
     case 'module': return openModuleBackend(descriptor.specifier, descriptor.exportName, descriptor.options, context);
     default: throw new TypeError(`unknown backend kind ${String((descriptor as { kind?: unknown }).kind)}`);
+  }
+}
+
+type FileDescriptor = Extract<BackendDescriptor, { kind: 'file' }>;
+
+/** io_uring_setup errors that mean "not here" (ENOMEM: kernels before 5.12 charge rings to RLIMIT_MEMLOCK). */
+const URING_UNAVAILABLE = new Set(['ENOSYS', 'EPERM', 'EACCES', 'ENOMEM']);
+
+/**
+ * A file backend with io_uring where the kernel allows it (missing before
+ * 5.1, off with kernel.io_uring_disabled, refused by seccomp filters such as
+ * Docker's default), else with libuv's thread pool. `io` (VDUSE_BLK_IO)
+ * forces one: 'uring' (failing where it is unavailable) or 'threads'.
+ * The backend's `io` property says which one it is.
+ */
+export function openFileBackend(descriptor: FileDescriptor, io?: string): FileBackend | UringFileBackend {
+  const options = { readOnly: descriptor.readOnly };
+  if (io !== undefined && io !== '' && io !== 'uring' && io !== 'threads') {
+    throw new TypeError(`VDUSE_BLK_IO=${io}: expected uring or threads`);
+  }
+  if (io === 'threads') return new FileBackend(descriptor.fd, descriptor.size, options);
+  try {
+    return new UringFileBackend(descriptor.fd, descriptor.size, options);
+  } catch (error) {
+    if (io === 'uring' || !URING_UNAVAILABLE.has((error as { code?: string }).code ?? '')) throw error;
+    return new FileBackend(descriptor.fd, descriptor.size, options);
   }
 }
 

@@ -1,0 +1,314 @@
+/**
+ * The file backend over io_uring, one ring per queue worker: reads, writes
+ * and FLUSH go to the kernel as SQEs straight from the guest's buffers, with
+ * no libuv thread-pool hop. Each request is submitted at once and the CQ is
+ * reaped right after: a buffered read or write that the page cache can serve
+ * completes inside io_uring_enter, so the request completes synchronously
+ * (no promise, no thread, same drain pass). The rest complete later; the
+ * ring's eventfd, watched on this thread's event loop, says when.
+ *
+ * Discard and write-zeroes are a FileBackend's (fallocate with its
+ * fallbacks): they are synchronous already, or rare.
+ */
+import { getSystemErrorName } from 'node:util';
+import { native, type FdWatcher, type IoUring } from '../../shared/native.js';
+import type { BlockBackend } from './backend.js';
+import { FileBackend, errnoError, skipBytes, totalLength, type FileBackendOptions } from './file.js';
+
+/** SQ entries; the CQ has twice as many, the most operations in flight before requests wait here. */
+const RING_ENTRIES = 256;
+/** UIO_MAXIOV: the kernel refuses a readv/writev of more views, so longer requests go in parts. */
+const IOV_MAX = 1024;
+/** Completions taken per reap call. */
+const REAP_BATCH = 64;
+/** io_uring_enter failures worth another try on the next turn of the event loop. */
+const TRANSIENT = new Set(['EAGAIN', 'EBUSY', 'ENOMEM', 'EINTR']);
+
+const READ = 0;
+const WRITE = 1;
+const FSYNC = 2;
+type Kind = typeof READ | typeof WRITE | typeof FSYNC;
+
+/** One backend call in flight: possibly several SQEs in turn (short transfers, more than IOV_MAX views). */
+interface Op {
+  readonly id: number;
+  readonly kind: Kind;
+  bufs: readonly Uint8Array[];
+  position: number;
+  /** Set on completion while the call that started it is still on the stack (no promise yet). */
+  done: boolean;
+  error: Error | null;
+  resolve: (() => void) | null;
+  reject: ((error: Error) => void) | null;
+}
+
+export class UringFileBackend implements BlockBackend {
+  readonly io = 'uring' as const;
+  readonly size: number;
+  /** Range and read-only checks, discard, write-zeroes. */
+  private readonly file: FileBackend;
+  private ring: IoUring | null;
+  private readonly watcher: FdWatcher;
+  private readonly eventfd: number;
+  private readonly capacity: number;
+  private readonly sqEntries: number;
+  private readonly cqes = new Float64Array(2 * REAP_BATCH);
+  private readonly eventfdValue = new Uint8Array(8);
+  /** In-flight ops by id (the SQE's userData); `freeIds` are the holes. */
+  private readonly ops: Array<Op | undefined> = [];
+  private readonly freeIds: number[] = [];
+  /** Ops waiting for room in the ring, oldest first. */
+  private readonly backlog: Op[] = [];
+  /** SQEs in the ring and not yet reaped; prepared and not yet submitted. */
+  private inRing = 0;
+  private prepared = 0;
+  private watching = false;
+  private retryScheduled = false;
+
+  /**
+   * `fd` stays the caller's. Throws as {@link NativeAddon.ioUringCreate}
+   * does (ENOSYS, EPERM, EACCES where io_uring is missing or forbidden).
+   */
+  constructor(readonly fd: number, size: number, options: FileBackendOptions = {}) {
+    const addon = native();
+    if (typeof addon.ioUringCreate !== 'function') {
+      throw errnoError('ENOSYS', 'the native addon was built without io_uring (rebuild it)');
+    }
+    this.file = new FileBackend(fd, size, options);
+    this.size = size;
+    const ring = addon.ioUringCreate(RING_ENTRIES);
+    try {
+      this.eventfd = ring.eventfd();
+      this.watcher = addon.watch(this.eventfd, addon.constants.UV_READABLE, () => this.onEventfd());
+    } catch (error) {
+      ring.close();
+      throw error;
+    }
+    // Only in-flight I/O keeps the event loop alive (see settleWatcher).
+    this.watcher.unref();
+    this.ring = ring;
+    this.capacity = ring.cqEntries;
+    this.sqEntries = ring.sqEntries;
+  }
+
+  get readOnly(): boolean { return this.file.readOnly; }
+  get writethrough(): boolean { return this.file.writethrough; }
+
+  readv(offset: number, bufs: readonly Uint8Array[]): void | Promise<void> {
+    if (this.file.checkRange(offset, totalLength(bufs)) === 0) return;
+    if (this.ring === null) return this.file.readv(offset, bufs);
+    return this.run(READ, bufs, offset);
+  }
+
+  writev(offset: number, bufs: readonly Uint8Array[]): void | Promise<void> {
+    this.file.checkWritable();
+    if (this.file.checkRange(offset, totalLength(bufs)) === 0) return;
+    if (this.ring === null) return this.file.writev(offset, bufs);
+    return this.run(WRITE, bufs, offset);
+  }
+
+  /** fdatasync as an SQE (it always completes on an io-wq thread, never inline). */
+  flush(): void | Promise<void> {
+    if (this.ring === null) return this.file.flush();
+    return this.run(FSYNC, [], 0);
+  }
+
+  discard(offset: number, length: number): void | Promise<void> {
+    return this.file.discard(offset, length);
+  }
+
+  writeZeroes(offset: number, length: number, unmap: boolean): void | Promise<void> {
+    return this.file.writeZeroes(offset, length, unmap);
+  }
+
+  /** Called after the last request completed; the fd stays open (it is the caller's). */
+  close(): void {
+    this.watcher.close();
+    const ring = this.ring;
+    this.ring = null;
+    // Waits for anything still submitted (the kernel may be writing into its buffers).
+    ring?.close();
+    this.failAll(errnoError('ECANCELED', 'the backend was closed with I/O in flight'));
+    this.file.close();
+  }
+
+  /** Starts an op; returns nothing when it completed inline, else a promise of its completion. */
+  private run(kind: Kind, bufs: readonly Uint8Array[], position: number): void | Promise<void> {
+    const op = this.newOp(kind, bufs, position);
+    this.enqueue(op);
+    this.pump();
+    if (op.done) {
+      if (op.error !== null) throw op.error;
+      return;
+    }
+    return new Promise<void>((resolve, reject) => {
+      op.resolve = resolve;
+      op.reject = reject;
+    });
+  }
+
+  private newOp(kind: Kind, bufs: readonly Uint8Array[], position: number): Op {
+    const id = this.freeIds.pop() ?? this.ops.length;
+    const op: Op = { id, kind, bufs, position, done: false, error: null, resolve: null, reject: null };
+    this.ops[id] = op;
+    return op;
+  }
+
+  /** Prepares the op's next SQE, or queues the op while the ring has no room. */
+  private enqueue(op: Op): void {
+    const ring = this.ring;
+    if (ring === null) return this.settle(op, errnoError('ECANCELED', 'the backend is closed'));
+    if (this.inRing >= this.capacity) {
+      this.backlog.push(op);
+      return;
+    }
+    if (this.prepared >= this.sqEntries && !this.submit(ring)) {
+      if (this.ring === null) return this.enqueue(op); // failed over meanwhile: settles it
+      this.backlog.push(op); // the SQ is full and cannot be emptied now: wait for the retry
+      return;
+    }
+    try {
+      switch (op.kind) {
+        case READ: ring.prepReadv(this.fd, firstViews(op.bufs), op.position, op.id); break;
+        case WRITE: ring.prepWritev(this.fd, firstViews(op.bufs), op.position, op.id); break;
+        default: ring.prepFsync(this.fd, true, op.id);
+      }
+    } catch (error) {
+      // Not expected (the counts above keep the ring from refusing): fail this op, not the thread.
+      return this.settle(op, error as Error);
+    }
+    this.inRing++;
+    this.prepared++;
+  }
+
+  /**
+   * Submits what is prepared and reaps until the CQ is empty; a completion
+   * may prepare more (the rest of a short transfer, a request that waited
+   * for room), so it goes round until there is nothing left to do now.
+   */
+  private pump(): void {
+    for (let ring = this.ring; ring !== null; ring = this.ring) {
+      const submitted = this.prepared === 0 || this.submit(ring);
+      if (this.ring === null) break; // failed over
+      const n = ring.reap(this.cqes);
+      for (let i = 0; i < n; i++) this.complete(this.cqes[2 * i]!, this.cqes[2 * i + 1]!);
+      if (n === 0 && (this.prepared === 0 || !submitted)) break;
+    }
+    this.settleWatcher();
+  }
+
+  /** false when not everything could be submitted now (a retry or a fail-over is under way). */
+  private submit(ring: IoUring): boolean {
+    let error: unknown = null;
+    try {
+      this.prepared -= ring.submit();
+    } catch (e) {
+      error = e;
+    }
+    if (this.prepared === 0) return true;
+    if (error === null || TRANSIENT.has((error as { code?: string }).code ?? '')) {
+      // What is left stays prepared in the ring: try again on the next turn.
+      if (!this.retryScheduled) {
+        this.retryScheduled = true;
+        setImmediate(() => {
+          this.retryScheduled = false;
+          this.pump();
+        });
+      }
+    } else {
+      this.failOver(error as Error);
+    }
+    return false;
+  }
+
+  /**
+   * The ring cannot take work any more: give up on it, fail what was in it,
+   * and serve later requests with the thread pool (this.file).
+   */
+  private failOver(error: Error): void {
+    this.watcher.close();
+    const ring = this.ring;
+    this.ring = null;
+    ring?.close();
+    this.failAll(error);
+  }
+
+  private failAll(error: Error): void {
+    this.inRing = this.prepared = 0;
+    this.backlog.length = 0;
+    for (const op of this.ops) if (op !== undefined) this.settle(op, error);
+  }
+
+  /** One CQE: the op is done, or continues with what is left of it. */
+  private complete(id: number, res: number): void {
+    const op = this.ops[id];
+    this.inRing--;
+    if (op !== undefined) this.advance(op, res);
+    const next = this.inRing < this.capacity ? this.backlog.shift() : undefined;
+    if (next !== undefined) this.enqueue(next);
+  }
+
+  private advance(op: Op, res: number): void {
+    if (res < 0) return this.settle(op, uringError(-res, op.kind));
+    if (op.kind === FSYNC) return this.settle(op, null);
+    const rest = skipBytes(op.bufs, res);
+    if (rest.length === 0) return this.settle(op, null);
+    if (res === 0) {
+      // The same rules as FileBackend: end of file reads as zeroes (the file
+      // is shorter than the disk); a write that moves nothing is an error.
+      if (op.kind === WRITE) return this.settle(op, errnoError('EIO', 'pwritev wrote nothing'));
+      for (const buf of rest) buf.fill(0);
+      return this.settle(op, null);
+    }
+    op.bufs = rest;
+    op.position += res;
+    this.enqueue(op);
+  }
+
+  private settle(op: Op, error: Error | null): void {
+    this.ops[op.id] = undefined;
+    this.freeIds.push(op.id);
+    if (op.resolve === null) {
+      // Still inside run(): it returns (or throws) this synchronously.
+      op.done = true;
+      op.error = error;
+    } else if (error === null) {
+      op.resolve();
+    } else {
+      op.reject!(error);
+    }
+  }
+
+  private onEventfd(): void {
+    // Reset the counter before reaping, so a CQE posted after the reap signals again.
+    native().read(this.eventfd, this.eventfdValue);
+    this.pump();
+  }
+
+  /**
+   * The eventfd watcher keeps the event loop alive only while I/O is in the
+   * ring. Switched at the end of a pump, so a request completed inline costs
+   * no ref/unref calls.
+   */
+  private settleWatcher(): void {
+    const busy = this.inRing > 0 && this.ring !== null;
+    if (busy === this.watching) return;
+    this.watching = busy;
+    if (busy) this.watcher.ref();
+    else this.watcher.unref();
+  }
+}
+
+/** At most IOV_MAX views: the rest of a longer request goes in a later SQE, as a short transfer would. */
+function firstViews(bufs: readonly Uint8Array[]): readonly Uint8Array[] {
+  return bufs.length <= IOV_MAX ? bufs : bufs.slice(0, IOV_MAX);
+}
+
+const SYSCALLS = ['preadv', 'pwritev', 'fdatasync'] as const;
+
+/** A negative CQE result as the error Node's fs would have thrown: code, errno, syscall. */
+function uringError(errno: number, kind: Kind): Error & { code: string; errno: number; syscall: string } {
+  const code = getSystemErrorName(-errno);
+  const syscall = SYSCALLS[kind];
+  return Object.assign(new Error(`${code}: ${syscall} failed (io_uring)`), { code, errno: -errno, syscall });
+}
