@@ -37,6 +37,8 @@ interface Op {
   position: number;
   /** Set on completion while the call that started it is still on the stack (no promise yet). */
   done: boolean;
+  /** Handed to the thread pool after a fail-over. */
+  redone: boolean;
   error: Error | null;
   resolve: (() => void) | null;
   reject: ((error: Error) => void) | null;
@@ -64,6 +66,8 @@ export class UringFileBackend implements BlockBackend {
   private prepared = 0;
   private watching = false;
   private retryScheduled = false;
+  /** Why the ring was given up, once it was (for whoever inspects the backend). */
+  failedOver: Error | null = null;
 
   /**
    * `fd` stays the caller's. Throws as {@link NativeAddon.ioUringCreate}
@@ -149,7 +153,7 @@ export class UringFileBackend implements BlockBackend {
 
   private newOp(kind: Kind, bufs: readonly Uint8Array[], position: number): Op {
     const id = this.freeIds.pop() ?? this.ops.length;
-    const op: Op = { id, kind, bufs, position, done: false, error: null, resolve: null, reject: null };
+    const op: Op = { id, kind, bufs, position, done: false, redone: false, error: null, resolve: null, reject: null };
     this.ops[id] = op;
     return op;
   }
@@ -157,13 +161,13 @@ export class UringFileBackend implements BlockBackend {
   /** Prepares the op's next SQE, or queues the op while the ring has no room. */
   private enqueue(op: Op): void {
     const ring = this.ring;
-    if (ring === null) return this.settle(op, errnoError('ECANCELED', 'the backend is closed'));
+    if (ring === null) return this.redo(op); // failed over
     if (this.inRing >= this.capacity) {
       this.backlog.push(op);
       return;
     }
     if (this.prepared >= this.sqEntries && !this.submit(ring)) {
-      if (this.ring === null) return this.enqueue(op); // failed over meanwhile: settles it
+      if (this.ring === null) return this.redo(op); // failed over just now
       this.backlog.push(op); // the SQ is full and cannot be emptied now: wait for the retry
       return;
     }
@@ -222,15 +226,38 @@ export class UringFileBackend implements BlockBackend {
   }
 
   /**
-   * The ring cannot take work any more: give up on it, fail what was in it,
-   * and serve later requests with the thread pool (this.file).
+   * The ring cannot take work any more (io_uring_enter refused with more
+   * than a transient error, e.g. a seccomp filter that allows only setup):
+   * give up on it and serve everything with the thread pool (this.file),
+   * starting with what was in the ring. Redoing is safe: close() waited for
+   * whatever the kernel had taken, and a read or write of the same bytes at
+   * the same place gives the same result; the driver has not been told yet.
    */
   private failOver(error: Error): void {
     this.watcher.close();
     const ring = this.ring;
     this.ring = null;
     ring?.close();
-    this.failAll(error);
+    this.inRing = this.prepared = 0;
+    this.backlog.length = 0;
+    this.failedOver = error;
+    for (const op of this.ops) if (op !== undefined) this.redo(op);
+  }
+
+  /** What is left of `op`, through the thread pool (once: failOver may have done it already). */
+  private redo(op: Op): void {
+    if (op.redone) return;
+    op.redone = true;
+    let pending: void | Promise<void>;
+    try {
+      if (op.kind === READ) pending = this.file.readv(op.position, op.bufs);
+      else if (op.kind === WRITE) pending = this.file.writev(op.position, op.bufs);
+      else pending = this.file.flush();
+    } catch (error) {
+      return this.settle(op, error as Error);
+    }
+    if (pending === undefined) return this.settle(op, null);
+    pending.then(() => this.settle(op, null), (error: Error) => this.settle(op, error));
   }
 
   private failAll(error: Error): void {
@@ -266,6 +293,7 @@ export class UringFileBackend implements BlockBackend {
   }
 
   private settle(op: Op, error: Error | null): void {
+    if (this.ops[op.id] !== op) return; // settled already (closed while a redo was under way)
     this.ops[op.id] = undefined;
     this.freeIds.push(op.id);
     if (op.resolve === null) {
