@@ -48,6 +48,16 @@ void BindNetlink(const Napi::CallbackInfo& info) {
   if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) ThrowErrno(info.Env(), "bind");
 }
 
+// setsockopt(2) with an int value: NETLINK_EXT_ACK makes the kernel send its
+// reason text with an error, NETLINK_CAP_ACK stops it echoing our request.
+void SetsockoptInt(const Napi::CallbackInfo& info) {
+  int fd = Int32Arg(info, 0, "fd");
+  int level = Int32Arg(info, 1, "level");
+  int name = Int32Arg(info, 2, "name");
+  int value = Int32Arg(info, 3, "value");
+  if (::setsockopt(fd, level, name, &value, sizeof value) < 0) ThrowErrno(info.Env(), "setsockopt");
+}
+
 template <Direction direction>
 Napi::Value TransferSync(const Napi::CallbackInfo& info) {
   int fd = Int32Arg(info, 0, "fd");
@@ -109,6 +119,7 @@ Napi::Value TransferAsync(const Napi::CallbackInfo& info) {
 void RegisterNetlink(Napi::Env env, Napi::Object exports) {
   exports.Set("socket", Napi::Function::New(env, Socket, "socket"));
   exports.Set("bindNetlink", Napi::Function::New(env, BindNetlink, "bindNetlink"));
+  exports.Set("setsockoptInt", Napi::Function::New(env, SetsockoptInt, "setsockoptInt"));
   exports.Set("send", Napi::Function::New(env, TransferSync<Direction::kSend>, "send"));
   exports.Set("recv", Napi::Function::New(env, TransferSync<Direction::kRecv>, "recv"));
   exports.Set("sendAsync", Napi::Function::New(env, TransferAsync<Direction::kSend>, "sendAsync"));

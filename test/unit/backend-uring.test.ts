@@ -179,9 +179,8 @@ t.test('concurrent requests, more than the ring holds at once', opts, async (t) 
 t.test('flush is fdatasync; errors reject with the fs error shape', opts, async (t) => {
   const { fd, file } = tempDisk(t, 4096);
   const backend = uring(t, fd, 4096);
-  const pending = backend.flush();
-  t.type(pending, Promise, 'fsync never completes inline');
-  t.equal(await pending, undefined);
+  // fdatasync may complete inline (nothing dirty) or through the eventfd: both are fine.
+  t.equal(await backend.flush(), undefined, 'flush resolves');
 
   const ro = fs.openSync(file, 'r');
   t.teardown(() => fs.closeSync(ro));
@@ -228,9 +227,9 @@ t.test('discard punches a hole; writeZeroes with and without unmap (FileBackend\
 t.test('a ring that refuses to submit: everything goes to the thread pool, nothing is lost', opts, async (t) => {
   const { fd } = tempDisk(t, MiB, 0x11);
   const backend = uring(t, fd, MiB);
-  // Two requests in flight in the ring (fsync never completes inline), then the ring breaks.
+  // Requests in flight in the ring (an fdatasync usually waits for the
+  // eventfd; if one completed inline there is simply less to redo), then the ring breaks.
   const inFlight = [backend.flush(), backend.flush()];
-  t.ok(inFlight.every((p) => p instanceof Promise));
   const ring = (backend as unknown as { ring: object }).ring;
   // The addon's methods are read-only on the prototype: shadow this one on the instance.
   Object.defineProperty(ring, 'submit', {
