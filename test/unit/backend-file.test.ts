@@ -1,27 +1,12 @@
 /** FileBackend against real temporary files (the fallocate tests need build/Release/vduse_native.node). */
 import t from 'tap';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { FileBackend, type FallocateMode } from '../../src/workers/backends/file.js';
+import { hasAddon, tempDisk } from '../helpers/temp-disk.js';
 
-const hasAddon = fs.existsSync(new URL('../../../build/Release/vduse_native.node', import.meta.url));
 const needsAddon = hasAddon ? {} : { skip: 'build/Release/vduse_native.node is not built' };
 const MiB = 1 << 20;
 
-/** A temporary file of `size` bytes filled with `fill`, open read-write; removed after the test. */
-function tempDisk(t: Tap, size: number, fill = 0xab): { fd: number; file: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vduse-blk-file-'));
-  const file = path.join(dir, 'disk.img');
-  fs.writeFileSync(file, new Uint8Array(size).fill(fill));
-  const fd = fs.openSync(file, 'r+');
-  t.teardown(() => {
-    fs.closeSync(fd);
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  return { fd, file };
-}
-type Tap = { teardown(fn: () => void): void };
 
 function readBack(fd: number, offset: number, length: number): Uint8Array {
   const out = new Uint8Array(length);

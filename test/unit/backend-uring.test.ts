@@ -7,44 +7,19 @@
  */
 import t from 'tap';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { native, type NativeError } from '../../src/shared/native.js';
 import { FileBackend } from '../../src/workers/backends/file.js';
 import { openFileBackend } from '../../src/workers/backends/index.js';
 import { UringFileBackend } from '../../src/workers/backends/uring-file.js';
+import { hasAddon, ioUringUnavailable, tempDisk, type Tap } from '../helpers/temp-disk.js';
 
 const MiB = 1 << 20;
-const hasAddon = fs.existsSync(new URL('../../../build/Release/vduse_native.node', import.meta.url));
 
-function unavailable(): string | null {
-  if (!hasAddon) return 'build/Release/vduse_native.node is not built';
-  if (typeof native().ioUringCreate !== 'function') return 'the addon has no ioUringCreate (rebuild it)';
-  try {
-    native().ioUringCreate(2).close();
-    return null;
-  } catch (error) {
-    return `io_uring is unavailable on this host (${(error as NativeError).code})`;
-  }
-}
-const reason = unavailable();
+const reason = ioUringUnavailable();
 const opts = reason === null ? {} : { skip: reason };
 if (reason !== null) t.comment(`skipping io_uring backend tests: ${reason}`);
 
-type Tap = { teardown(fn: () => void): void };
 
-/** A temporary file of `size` bytes filled with `fill`, open read-write; removed after the test. */
-function tempDisk(t: Tap, size: number, fill = 0xab): { fd: number; file: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vduse-blk-uring-'));
-  const file = path.join(dir, 'disk.img');
-  fs.writeFileSync(file, new Uint8Array(size).fill(fill));
-  const fd = fs.openSync(file, 'r+');
-  t.teardown(() => {
-    fs.closeSync(fd);
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  return { fd, file };
-}
 
 /** A backend closed after the test (before its fd is: teardowns run in reverse). */
 function uring(t: Tap, fd: number, size: number, options?: { readOnly?: boolean }): UringFileBackend {

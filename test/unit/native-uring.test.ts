@@ -11,38 +11,16 @@ import { runInNewContext } from 'node:vm';
 import { Worker } from 'node:worker_threads';
 import t from 'tap';
 import { native, type IoUring, type NativeError } from '../../src/shared/native.js';
+import { ioUringUnavailable, tempDisk, type Tap } from '../helpers/temp-disk.js';
 
 const addonPath = fileURLToPath(new URL('../../../build/Release/vduse_native.node', import.meta.url));
 const n = fs.existsSync(addonPath) ? native() : null;
 
-/** Why the uring tests cannot run here, or null when they can. */
-function unavailable(): string | null {
-  if (n === null) return 'build/Release/vduse_native.node is not built';
-  if (typeof n.ioUringCreate !== 'function') return 'the addon has no ioUringCreate (rebuild it)';
-  try {
-    n.ioUringCreate(2).close();
-    return null;
-  } catch (error) {
-    return `io_uring is unavailable on this host (${(error as NativeError).code}: ${(error as Error).message})`;
-  }
-}
-const reason = unavailable();
+const reason = ioUringUnavailable();
 const opts = reason === null ? {} : { skip: reason };
 if (reason !== null) t.comment(`skipping io_uring tests: ${reason}`);
 
-type Tap = { teardown(fn: () => void): void };
 
-function tempFile(t: Tap, size: number, fill = 0xab): { fd: number; file: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vduse-blk-uring-'));
-  const file = path.join(dir, 'disk.img');
-  fs.writeFileSync(file, new Uint8Array(size).fill(fill));
-  const fd = fs.openSync(file, 'r+');
-  t.teardown(() => {
-    fs.closeSync(fd);
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  return { fd, file };
-}
 
 function ring(t: Tap, entries = 8): IoUring {
   const r = n!.ioUringCreate(entries);
@@ -73,7 +51,7 @@ t.test('create: sizes, and EINVAL as a NativeError', opts, async (t) => {
 });
 
 t.test('writev then readv across several views, at an offset', opts, async (t) => {
-  const { fd } = tempFile(t, 65536);
+  const { fd } = tempDisk(t, 65536);
   const r = ring(t);
   const views = [new Uint8Array(512).fill(1), new Uint8Array(3584).fill(2), new Uint8Array(100).fill(3)];
   r.prepWritev(fd, views, 8192, 41);
@@ -94,7 +72,7 @@ t.test('writev then readv across several views, at an offset', opts, async (t) =
 });
 
 t.test('several operations in one submit; reap in small batches; Int32Array pairs', opts, async (t) => {
-  const { fd } = tempFile(t, 65536);
+  const { fd } = tempDisk(t, 65536);
   const r = ring(t);
   const bufs = Array.from({ length: 6 }, () => new Uint8Array(4096));
   bufs.forEach((b, i) => r.prepReadv(fd, [b], i * 4096, 100 + i));
@@ -113,7 +91,7 @@ t.test('several operations in one submit; reap in small batches; Int32Array pair
 });
 
 t.test('a read at end of file is short, then 0', opts, async (t) => {
-  const { fd } = tempFile(t, 1024);
+  const { fd } = tempDisk(t, 1024);
   const r = ring(t);
   r.prepReadv(fd, [new Uint8Array(4096)], 512, 1);
   r.prepReadv(fd, [new Uint8Array(4096)], 1024, 2);
@@ -121,7 +99,7 @@ t.test('a read at end of file is short, then 0', opts, async (t) => {
 });
 
 t.test('fsync and fdatasync; fallocate punches a hole', opts, async (t) => {
-  const { fd } = tempFile(t, 1 << 20);
+  const { fd } = tempDisk(t, 1 << 20);
   const r = ring(t);
   r.prepFsync(fd, true, 1);
   r.prepFsync(fd, false, 2);
@@ -137,7 +115,7 @@ t.test('fsync and fdatasync; fallocate punches a hole', opts, async (t) => {
 });
 
 t.test('errors come back as negative errnos in the completion, not as throws', opts, async (t) => {
-  const { file } = tempFile(t, 4096);
+  const { file } = tempDisk(t, 4096);
   const r = ring(t);
   const ro = fs.openSync(file, 'r');
   const dir = fs.openSync(path.dirname(file), 'r');
@@ -154,7 +132,7 @@ t.test('errors come back as negative errnos in the completion, not as throws', o
 });
 
 t.test('the eventfd fires for a completion posted outside submit', opts, async (t) => {
-  const { fd } = tempFile(t, 4096);
+  const { fd } = tempDisk(t, 4096);
   const r = ring(t);
   const efd = r.eventfd();
   t.equal(r.eventfd(), efd, 'the same fd on later calls');
@@ -180,7 +158,7 @@ t.test('the eventfd fires for a completion posted outside submit', opts, async (
 });
 
 t.test('limits: a full SQ and every slot in flight refuse with EBUSY', opts, async (t) => {
-  const { fd } = tempFile(t, 4096);
+  const { fd } = tempDisk(t, 4096);
   const r = ring(t, 2); // 2 SQEs, 4 CQEs
   r.prepFsync(fd, true, 1);
   r.prepFsync(fd, true, 2);
@@ -205,7 +183,7 @@ t.test('argument checks throw TypeErrors and leave nothing prepared', opts, asyn
 });
 
 t.test('close: waits for what is in flight, drops what is only prepared, is idempotent', opts, async (t) => {
-  const { fd } = tempFile(t, 1 << 20);
+  const { fd } = tempDisk(t, 1 << 20);
   const r = n!.ioUringCreate(8);
   const efd = r.eventfd();
   const big = new Uint8Array(1 << 20).fill(5);
@@ -229,7 +207,7 @@ t.test('close: waits for what is in flight, drops what is only prepared, is idem
 t.test('buffers stay alive while the kernel holds them, even with no JS reference', opts, async (t) => {
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as () => void;
-  const { fd } = tempFile(t, 2 << 20, 0x3c);
+  const { fd } = tempDisk(t, 2 << 20, 0x3c);
   const r = ring(t, 64);
   const sums: number[] = [];
   for (let i = 0; i < 64; i++) r.prepReadv(fd, [new Uint8Array(16384), new Uint8Array(100)], i * 16384, i);
@@ -243,7 +221,7 @@ t.test('buffers stay alive while the kernel holds them, even with no JS referenc
 });
 
 t.test('works in worker threads, and a worker ending with I/O in flight waits for it', opts, async (t) => {
-  const { file } = tempFile(t, 1 << 20);
+  const { file } = tempDisk(t, 1 << 20);
   const code = `
     const { parentPort, workerData } = require('node:worker_threads');
     const fs = require('node:fs');

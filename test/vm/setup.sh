@@ -74,19 +74,22 @@ flock 9   # two setups at once (e.g. two shells) must not race on the cache
 
 # ---------------------------------------------------------------- kernel
 APTDIR="$CACHE/apt"
+# A private sources list, state, lists and cache: nothing under /etc/apt
+# or /var/lib/apt is read for sources or written.
+PRIVATE_APT_OPTS=(
+  -o Dir::Etc::SourceList="$APTDIR/sources.list"
+  -o Dir::Etc::SourceParts="$APTDIR/sources.list.d"
+  -o Dir::Etc::Preferences="$APTDIR/preferences"
+  -o Dir::Etc::PreferencesParts="$APTDIR/preferences.d"
+  -o Dir::State="$APTDIR/state"
+  -o Dir::State::Lists="$APTDIR/lists"
+  -o Dir::State::status="$APTDIR/status"
+  -o Dir::Cache="$APTDIR/cache"
+  -o APT::Architectures::=amd64 -o APT::Architecture=amd64
+)
 apt_private() {
-  # A private sources list, state, lists and cache: nothing under /etc/apt
-  # or /var/lib/apt is read for sources or written.
   apt-get -qq \
-    -o Dir::Etc::SourceList="$APTDIR/sources.list" \
-    -o Dir::Etc::SourceParts="$APTDIR/sources.list.d" \
-    -o Dir::Etc::Preferences="$APTDIR/preferences" \
-    -o Dir::Etc::PreferencesParts="$APTDIR/preferences.d" \
-    -o Dir::State="$APTDIR/state" \
-    -o Dir::State::Lists="$APTDIR/lists" \
-    -o Dir::State::status="$APTDIR/status" \
-    -o Dir::Cache="$APTDIR/cache" \
-    -o APT::Architectures::=amd64 -o APT::Architecture=amd64 \
+    "${PRIVATE_APT_OPTS[@]}" \
     -o Acquire::Languages=none \
     -o APT::Sandbox::User=root \
     -o Debug::NoLocking=1 \
@@ -94,15 +97,7 @@ apt_private() {
 }
 apt_cache_private() {
   apt-cache \
-    -o Dir::Etc::SourceList="$APTDIR/sources.list" \
-    -o Dir::Etc::SourceParts="$APTDIR/sources.list.d" \
-    -o Dir::Etc::Preferences="$APTDIR/preferences" \
-    -o Dir::Etc::PreferencesParts="$APTDIR/preferences.d" \
-    -o Dir::State="$APTDIR/state" \
-    -o Dir::State::Lists="$APTDIR/lists" \
-    -o Dir::State::status="$APTDIR/status" \
-    -o Dir::Cache="$APTDIR/cache" \
-    -o APT::Architectures::=amd64 -o APT::Architecture=amd64 \
+    "${PRIVATE_APT_OPTS[@]}" \
     "$@"
 }
 
