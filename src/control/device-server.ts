@@ -33,6 +33,8 @@ export interface DeviceServerOptions {
 export interface QueueStats extends QueueCounters {
   queue: number;
   state: number;
+  /** How the queue's file backend does its I/O: 'sync', 'uring' or 'threads' (absent for other backends). */
+  io?: string;
 }
 
 export class DeviceServer {
@@ -95,7 +97,9 @@ export class DeviceServer {
   }
 
   stats(): QueueStats[] {
-    return this.hosts.map((h) => ({ queue: h.spec.queueIndex, state: h.control.state, ...h.control.counters() }));
+    return this.hosts.map((h) => ({
+      queue: h.spec.queueIndex, state: h.control.state, ...(h.io === undefined ? {} : { io: h.io }), ...h.control.counters(),
+    }));
   }
 
   private async shutdown(): Promise<void> {

@@ -34,6 +34,8 @@ export type QueueSpec = Omit<QueueWorkerData, 'kickFd' | 'wakeFd' | 'control'>;
 
 export class QueueHost {
   readonly control = new QueueControl();
+  /** How the worker's file backend does its I/O ('sync', 'uring' or 'threads'), once it has started. */
+  io: string | undefined;
   readonly kickFd: number;
   private readonly wakeFd: number;
   private readonly worker: Worker;
@@ -102,7 +104,10 @@ export class QueueHost {
 
   private onMessage(m: WorkerMessage): void {
     const queue = m.queueIndex;
-    if (m.type === 'started') this.log.debug({ queue, tid: m.tid, cpus: m.cpus, io: m.io }, 'queue worker started');
+    if (m.type === 'started') {
+      this.io = m.io;
+      this.log.debug({ queue, tid: m.tid, cpus: m.cpus, io: m.io }, 'queue worker started');
+    }
     else if (m.type === 'queue-failed') this.log.error({ queue, reason: m.reason }, 'queue stopped: driver error');
     else this.log.error({ queue, error: m.message }, 'queue worker failed');
   }

@@ -95,7 +95,7 @@ export interface QueueWorkerData {
 
 /** Messages a worker posts to the control plane (lifecycle only, never per request). */
 export type WorkerMessage =
-  /** `io`: how a file backend does its I/O ('uring' or 'threads'); absent for other backends. */
+  /** `io`: how a file backend does its I/O ('sync', 'uring' or 'threads'); absent for other backends. */
   | { type: 'started'; queueIndex: number; tid: number; cpus: number[]; io?: string }
   | { type: 'queue-failed'; queueIndex: number; reason: string }
   | { type: 'error'; queueIndex: number; message: string };

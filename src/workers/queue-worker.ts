@@ -88,7 +88,7 @@ async function main(): Promise<void> {
   }));
   watchers.push(n.watch(data.wakeFd, UV_READABLE, onWake));
   control.setState(QueueState.RUNNING);
-  const io = (backend as { io?: unknown }).io; // file backends say 'uring' or 'threads'
+  const io = (backend as { io?: unknown }).io; // file backends say 'sync', 'uring' or 'threads'
   post({ type: 'started', queueIndex: data.queueIndex, tid: n.gettid(), cpus: n.getAffinity(),
     ...(typeof io === 'string' ? { io } : {}) });
   // A kick may have been signalled before we watched the fd, and a stop may

@@ -15,6 +15,8 @@ interface Variant {
   indirect: boolean;
   eventIdx: boolean;
   queues: number;
+  /** VDUSE_BLK_IO for the file backend (default: auto, i.e. io_uring on the temp dir's disk). */
+  io?: 'sync' | 'threads';
 }
 
 const variants: Variant[] = [
@@ -22,11 +24,20 @@ const variants: Variant[] = [
   { backend: 'file', indirect: true, eventIdx: true, queues: 4 },
   { backend: 'memory', indirect: false, eventIdx: false, queues: 2 },
   { backend: 'file', indirect: false, eventIdx: true, queues: 2 },
+  { backend: 'file', io: 'sync', indirect: true, eventIdx: false, queues: 2 },
+  { backend: 'file', io: 'threads', indirect: true, eventIdx: true, queues: 2 },
 ];
 
 for (const v of variants) {
-  t.test(`random I/O: ${v.backend} backend, ${v.queues} queues, indirect=${v.indirect}, event_idx=${v.eventIdx}`,
+  t.test(`random I/O: ${v.backend} backend${v.io ? ` (${v.io})` : ''}, ${v.queues} queues, indirect=${v.indirect}, event_idx=${v.eventIdx}`,
     async (t) => {
+      // Queue workers take a copy of the environment when they start (again at each probe).
+      const savedIo = process.env['VDUSE_BLK_IO'];
+      if (v.io !== undefined) process.env['VDUSE_BLK_IO'] = v.io;
+      t.teardown(() => {
+        if (savedIo === undefined) delete process.env['VDUSE_BLK_IO'];
+        else process.env['VDUSE_BLK_IO'] = savedIo;
+      });
       const f = await startLoopback({
         backend: v.backend,
         shape: { queues: v.queues, size: 4 << 20 },
@@ -80,8 +91,14 @@ for (const v of variants) {
         await f.driver.reset();
         await f.driver.probe();
       }
+      // The workers of the last probe say how they do I/O once they have started.
+      for (let i = 0; i < 500 && v.io !== undefined && f.server.stats().some((q) => q.io === undefined); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
       const stats = f.server.stats();
       t.equal(stats.length, f.driver.queueCount, 'one worker per queue after re-probe');
+      if (v.io !== undefined) t.same(stats.map((q) => q.io), stats.map(() => v.io), `every queue did its I/O with ${v.io}`);
+      else if (v.backend === 'memory') t.ok(stats.every((q) => q.io === undefined), 'no io for a memory backend');
       t.ok(ops > 500, `ran ${ops} requests`);
     });
 }

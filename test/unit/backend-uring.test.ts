@@ -7,13 +7,18 @@
  */
 import t from 'tap';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import { native, type NativeError } from '../../src/shared/native.js';
 import { FileBackend } from '../../src/workers/backends/file.js';
 import { openFileBackend } from '../../src/workers/backends/index.js';
-import { UringFileBackend } from '../../src/workers/backends/uring-file.js';
+import { UringFileBackend, type UringFileBackendOptions } from '../../src/workers/backends/uring-file.js';
+import { SyncFileBackend } from '../../src/workers/backends/sync-file.js';
+import { onMemoryFileSystem } from '../../src/workers/backends/index.js';
 import { hasAddon, ioUringUnavailable, tempDisk, type Tap } from '../helpers/temp-disk.js';
 
 const MiB = 1 << 20;
+/** statfs types of tmpfs, ramfs, hugetlbfs. */
+const MEMORY_FS = new Set([0x01021994, 0x858458f6, 0x958458f6]);
 
 const reason = ioUringUnavailable();
 const opts = reason === null ? {} : { skip: reason };
@@ -22,8 +27,9 @@ if (reason !== null) t.comment(`skipping io_uring backend tests: ${reason}`);
 
 
 /** A backend closed after the test (before its fd is: teardowns run in reverse). */
-function uring(t: Tap, fd: number, size: number, options?: { readOnly?: boolean }): UringFileBackend {
-  const backend = new UringFileBackend(fd, size, options);
+function uring(t: Tap, fd: number, size: number, options?: UringFileBackendOptions): UringFileBackend {
+  // Writes through the ring too, unless a test says otherwise (the default sends a regular file's to the pool).
+  const backend = new UringFileBackend(fd, size, { writes: 'uring', ...options });
   t.teardown(() => backend.close());
   return backend;
 }
@@ -81,7 +87,7 @@ t.test('a page-cache hit completes inline: no promise, the data is there on retu
       await result;
     }
   }
-  // ext4, xfs, btrfs and tmpfs read cached pages without blocking (FMODE_NOWAIT).
+  // ext4, xfs and btrfs read cached pages without blocking (FMODE_NOWAIT); tmpfs does not (SyncFileBackend is for it).
   t.ok(inline > 0, `${inline} of 32 cached reads completed inline`);
 });
 
@@ -234,17 +240,62 @@ t.test('openFileBackend: io_uring by default, VDUSE_BLK_IO forces one', async (t
   const threads = openFileBackend(descriptor, 'threads');
   t.type(threads, FileBackend);
   t.equal(threads.io, 'threads');
-  t.throws(() => openFileBackend(descriptor, 'aio'), /VDUSE_BLK_IO=aio: expected uring or threads/);
+  t.throws(() => openFileBackend(descriptor, 'aio'), /VDUSE_BLK_IO=aio: expected auto, uring, threads, sync/);
   if (reason !== null) {
     t.equal(openFileBackend(descriptor).io, 'threads', `falls back: ${reason}`);
     return;
   }
-  for (const io of [undefined, '', 'uring']) {
+  for (const io of [undefined, '', 'auto', 'uring']) {
     const backend = openFileBackend(descriptor, io);
     t.type(backend, UringFileBackend, `VDUSE_BLK_IO=${String(io)}`);
     t.equal(backend.io, 'uring');
+    t.equal((backend as UringFileBackend).writeIo, 'threads', 'a regular file\'s writes go to the pool');
     backend.close();
   }
+  const sync = openFileBackend(descriptor, 'sync');
+  t.type(sync, SyncFileBackend, 'VDUSE_BLK_IO=sync');
+  t.equal(sync.io, 'sync');
+});
+
+t.test('default writes: a regular file\'s go to the thread pool, not through the ring', opts, async (t) => {
+  const { fd } = tempDisk(t, MiB, 0);
+  const backend = new UringFileBackend(fd, MiB);
+  t.teardown(() => backend.close());
+  t.equal(backend.writeIo, 'threads');
+  const ring = (backend as unknown as { ring: { prepWritev: unknown } }).ring;
+  let ringWrites = 0;
+  const real = ring.prepWritev as (...args: unknown[]) => void;
+  Object.defineProperty(ring, 'prepWritev', { value: (...args: unknown[]) => { ringWrites++; real.apply(ring, args); } });
+  await backend.writev(4096, [new Uint8Array(4096).fill(0x5a)]);
+  t.equal(ringWrites, 0, 'no write SQE');
+  t.ok(readBack(fd, 4096, 4096).every((b) => b === 0x5a), 'the write landed');
+  const into = new Uint8Array(4096);
+  await backend.readv(4096, [into]);
+  t.ok(into.every((b) => b === 0x5a), 'reads still go through the ring and see it');
+});
+
+t.test('openFileBackend: a file on a memory file system gets the synchronous backend', async (t) => {
+  const shm = '/dev/shm';
+  if (!fs.existsSync(shm) || !MEMORY_FS.has(fs.statfsSync(shm).type)) {
+    t.pass(`skipped: no tmpfs at ${shm}`);
+    return;
+  }
+  const dir = fs.mkdtempSync(`${shm}/vduse-blk-test-`);
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = `${dir}/disk.img`;
+  fs.writeFileSync(file, new Uint8Array(8192).fill(0x3c));
+  const fd = fs.openSync(file, 'r+');
+  t.teardown(() => fs.closeSync(fd));
+  t.equal(onMemoryFileSystem(fd), true);
+  const backend = openFileBackend({ kind: 'file', fd, size: 8192, readOnly: false });
+  t.type(backend, SyncFileBackend);
+  const into = new Uint8Array(4096);
+  t.equal(backend.readv(0, [into]), undefined, 'completes inline');
+  t.ok(into.every((b) => b === 0x3c));
+  if (reason === null) t.type(openFileBackend({ kind: 'file', fd, size: 8192, readOnly: false }, 'uring'), UringFileBackend, 'unless told');
+  const { fd: diskFd } = tempDisk(t, 4096);
+  t.equal(onMemoryFileSystem(diskFd), MEMORY_FS.has(fs.statfsSync(os.tmpdir()).type), 'the temp dir\'s file system');
+  t.equal(onMemoryFileSystem(-1), false, 'a bad fd is not');
 });
 
 t.test('openFileBackend falls back to the thread pool where io_uring is refused', { skip: hasAddon ? false : 'no addon' }, async (t) => {

@@ -131,7 +131,7 @@ type Reject = (error: Error) => void;
 
 /** preadv until `bufs` are full; a read at end of file zero-fills the rest (the file is shorter than the disk). */
 function readAll(fd: number, bufs: readonly Uint8Array[], position: number, resolve: Resolve, reject: Reject): void {
-  fs.readv(fd, bufs, position, (err, bytesRead) => {
+  fs.readv(fd, firstViews(bufs), position, (err, bytesRead) => {
     if (err) return reject(err);
     const rest = skipBytes(bufs, bytesRead);
     if (rest.length === 0) return resolve();
@@ -145,7 +145,7 @@ function readAll(fd: number, bufs: readonly Uint8Array[], position: number, reso
 
 /** pwritev until every byte of `bufs` is written (short writes happen, e.g. past IOV_MAX views). */
 function writeAll(fd: number, bufs: readonly Uint8Array[], position: number, resolve: Resolve, reject: Reject): void {
-  fs.writev(fd, bufs, position, (err, bytesWritten) => {
+  fs.writev(fd, firstViews(bufs), position, (err, bytesWritten) => {
     if (err) return reject(err);
     const rest = skipBytes(bufs, bytesWritten);
     if (rest.length === 0) return resolve();
@@ -162,6 +162,14 @@ function writeZeroChunks(fd: number, position: number, length: number, resolve: 
     if (written === 0) return reject(errnoError('EIO', 'pwrite wrote nothing'));
     writeZeroChunks(fd, position + written, length - written, resolve, reject);
   });
+}
+
+/** UIO_MAXIOV: the kernel refuses a readv/writev of more views, so longer requests go in parts. */
+export const IOV_MAX = 1024;
+
+/** At most IOV_MAX views: the rest of a longer request goes in a later call, as a short transfer would. */
+export function firstViews(bufs: readonly Uint8Array[]): readonly Uint8Array[] {
+  return bufs.length <= IOV_MAX ? bufs : bufs.slice(0, IOV_MAX);
 }
 
 /** The views after the first `n` bytes (the first of them cut where needed). */

@@ -4,10 +4,12 @@
  * thread, a SharedArrayBuffer is shared, a module is named by specifier).
  * Each queue worker opens its own backend from the same descriptor.
  */
+import * as fs from 'node:fs';
 import type { BlockBackend } from './backend.js';
 import type { BackendDescriptor } from '../../shared/worker-data.js';
 import { FileBackend } from './file.js';
 import { MemoryBackend } from './memory.js';
+import { SyncFileBackend } from './sync-file.js';
 import { UringFileBackend } from './uring-file.js';
 
 export type { BackendDescriptor } from '../../shared/worker-data.js';
@@ -38,24 +40,49 @@ type FileDescriptor = Extract<BackendDescriptor, { kind: 'file' }>;
 /** io_uring_setup errors that mean "not here" (ENOMEM: kernels before 5.12 charge rings to RLIMIT_MEMLOCK). */
 const URING_UNAVAILABLE = new Set(['ENOSYS', 'EPERM', 'EACCES', 'ENOMEM']);
 
+/** statfs f_type of file systems whose files live in memory: tmpfs, ramfs, hugetlbfs. */
+const MEMORY_FS_TYPES = new Set([0x01021994, 0x858458f6, 0x958458f6]);
+
+/** How a file backend does its reads and writes (VDUSE_BLK_IO). */
+export type FileIo = 'auto' | 'uring' | 'threads' | 'sync';
+const FILE_IO: readonly string[] = ['auto', 'uring', 'threads', 'sync'] satisfies FileIo[];
+
 /**
- * A file backend with io_uring where the kernel allows it (missing before
- * 5.1, off with kernel.io_uring_disabled, refused by seccomp filters such as
- * Docker's default), else with libuv's thread pool. `io` (VDUSE_BLK_IO)
- * forces one: 'uring' (failing where it is unavailable) or 'threads'.
+ * A file backend, its I/O chosen by `io` (VDUSE_BLK_IO; default 'auto'):
+ * - 'auto': 'sync' for a file on a memory file system (tmpfs, ramfs,
+ *   hugetlbfs), where I/O is a page-cache copy that never waits; else
+ *   io_uring where the kernel allows it (missing before 5.1, off with
+ *   kernel.io_uring_disabled, refused by seccomp filters such as Docker's
+ *   default), else libuv's thread pool.
+ * - 'uring': io_uring, failing where it is unavailable;
+ * - 'threads': libuv's thread pool;
+ * - 'sync': preadv/pwritev on the queue's own thread.
  * The backend's `io` property says which one it is.
  */
-export function openFileBackend(descriptor: FileDescriptor, io?: string): FileBackend | UringFileBackend {
+export function openFileBackend(
+  descriptor: FileDescriptor, io?: string,
+): FileBackend | UringFileBackend | SyncFileBackend {
   const options = { readOnly: descriptor.readOnly };
-  if (io !== undefined && io !== '' && io !== 'uring' && io !== 'threads') {
-    throw new TypeError(`VDUSE_BLK_IO=${io}: expected uring or threads`);
+  const mode = io === undefined || io === '' ? 'auto' : io;
+  if (!FILE_IO.includes(mode)) throw new TypeError(`VDUSE_BLK_IO=${io}: expected ${FILE_IO.join(', ')}`);
+  if (mode === 'threads') return new FileBackend(descriptor.fd, descriptor.size, options);
+  if (mode === 'sync' || (mode === 'auto' && onMemoryFileSystem(descriptor.fd))) {
+    return new SyncFileBackend(descriptor.fd, descriptor.size, options);
   }
-  if (io === 'threads') return new FileBackend(descriptor.fd, descriptor.size, options);
   try {
     return new UringFileBackend(descriptor.fd, descriptor.size, options);
   } catch (error) {
-    if (io === 'uring' || !URING_UNAVAILABLE.has((error as { code?: string }).code ?? '')) throw error;
+    if (mode === 'uring' || !URING_UNAVAILABLE.has((error as { code?: string }).code ?? '')) throw error;
     return new FileBackend(descriptor.fd, descriptor.size, options);
+  }
+}
+
+/** Whether `fd` is a file on tmpfs, ramfs or hugetlbfs (false when that cannot be told). */
+export function onMemoryFileSystem(fd: number): boolean {
+  try {
+    return fs.fstatSync(fd).isFile() && MEMORY_FS_TYPES.has(fs.statfsSync(`/proc/self/fd/${fd}`).type);
+  } catch {
+    return false;
   }
 }
 

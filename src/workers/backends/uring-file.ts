@@ -7,18 +7,23 @@
  * (no promise, no thread, same drain pass). The rest complete later; the
  * ring's eventfd, watched on this thread's event loop, says when.
  *
+ * Buffered writes to a regular file go to libuv's thread pool instead:
+ * io_uring has no non-blocking buffered write on ext4, so it punts each one
+ * to io-wq, which runs the writes to one regular file one at a time (it
+ * hashes them by inode). Measured on ext4, loopback 4k randwrite QD32: about
+ * 90k IOPS through io-wq against about 200k through the pool.
+ *
  * Discard and write-zeroes are a FileBackend's (fallocate with its
  * fallbacks): they are synchronous already, or rare.
  */
+import * as fs from 'node:fs';
 import { getSystemErrorName } from 'node:util';
 import { native, type FdWatcher, type IoUring } from '../../shared/native.js';
 import type { BlockBackend } from './backend.js';
-import { FileBackend, errnoError, skipBytes, totalLength, type FileBackendOptions } from './file.js';
+import { FileBackend, errnoError, firstViews, skipBytes, totalLength, type FileBackendOptions } from './file.js';
 
 /** SQ entries; the CQ has twice as many, the most operations in flight before requests wait here. */
 const RING_ENTRIES = 256;
-/** UIO_MAXIOV: the kernel refuses a readv/writev of more views, so longer requests go in parts. */
-const IOV_MAX = 1024;
 /** Completions taken per reap call. */
 const REAP_BATCH = 64;
 /** io_uring_enter failures worth another try on the next turn of the event loop. */
@@ -44,8 +49,19 @@ interface Op {
   reject: ((error: Error) => void) | null;
 }
 
+export interface UringFileBackendOptions extends FileBackendOptions {
+  /**
+   * Where writes go: 'threads' (libuv's pool) or 'uring'. Default: 'threads'
+   * for a regular file (see above), 'uring' for anything else (a block
+   * device, whose writes io-wq runs in parallel).
+   */
+  readonly writes?: 'threads' | 'uring';
+}
+
 export class UringFileBackend implements BlockBackend {
   readonly io = 'uring' as const;
+  /** Where writes go (reads and FLUSH always go to the ring). */
+  readonly writeIo: 'threads' | 'uring';
   readonly size: number;
   /** Range and read-only checks, discard, write-zeroes. */
   private readonly file: FileBackend;
@@ -73,13 +89,14 @@ export class UringFileBackend implements BlockBackend {
    * `fd` stays the caller's. Throws as {@link NativeAddon.ioUringCreate}
    * does (ENOSYS, EPERM, EACCES where io_uring is missing or forbidden).
    */
-  constructor(readonly fd: number, size: number, options: FileBackendOptions = {}) {
+  constructor(readonly fd: number, size: number, options: UringFileBackendOptions = {}) {
     const addon = native();
     if (typeof addon.ioUringCreate !== 'function') {
       throw errnoError('ENOSYS', 'the native addon was built without io_uring (rebuild it)');
     }
     this.file = new FileBackend(fd, size, options);
     this.size = size;
+    this.writeIo = options.writes ?? (fs.fstatSync(fd).isFile() ? 'threads' : 'uring');
     const ring = addon.ioUringCreate(RING_ENTRIES);
     try {
       this.eventfd = ring.eventfd();
@@ -107,7 +124,7 @@ export class UringFileBackend implements BlockBackend {
   writev(offset: number, bufs: readonly Uint8Array[]): void | Promise<void> {
     this.file.checkWritable();
     if (this.file.checkRange(offset, totalLength(bufs)) === 0) return;
-    if (this.ring === null) return this.file.writev(offset, bufs);
+    if (this.ring === null || this.writeIo === 'threads') return this.file.writev(offset, bufs);
     return this.run(WRITE, bufs, offset);
   }
 
@@ -325,11 +342,6 @@ export class UringFileBackend implements BlockBackend {
     if (busy) this.watcher.ref();
     else this.watcher.unref();
   }
-}
-
-/** At most IOV_MAX views: the rest of a longer request goes in a later SQE, as a short transfer would. */
-function firstViews(bufs: readonly Uint8Array[]): readonly Uint8Array[] {
-  return bufs.length <= IOV_MAX ? bufs : bufs.slice(0, IOV_MAX);
 }
 
 const SYSCALLS = ['preadv', 'pwritev', 'fdatasync'] as const;
