@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startLoopback } from '../test/helpers/loopback-fixture.js';
 import { bufferBytesFor, runJob } from './native-driver.js';
-import { threadCpuNs } from './thread-cpu.js';
+import { threadCpuNs } from '../test/helpers/thread-cpu.js';
 import { barChartSvg } from './svg-chart.js';
 
 interface Job { name: string; op: 'read' | 'write'; bs: number; random: boolean; qd: number; queues: number }

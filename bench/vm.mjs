@@ -3,7 +3,7 @@
 // in the TCG test guest (test/vm). `npm run bench:vm` (builds first), or:
 //
 //   node bench/vm.mjs [--runtime S] [--ramp S] [--image-mb N] [--queues 1,2]
-//                     [--jobs FILTER,...] [--no-cpus-variant] [--out FILE]
+//                     [--jobs FILTER,...] [--no-cpus-variant] [--poll-us N] [--out FILE]
 //                     [--rounds N] [--warmup S] [--timeout S] [--wait S] [--verbose]
 //
 // Runs test/vm/setup.sh, boots ONE guest that runs test/vm/bench/guest-bench.sh
@@ -28,18 +28,25 @@ const GUEST_SCRIPT = path.join(VM_DIR, 'bench', 'guest-bench.sh');
 const LINE_RE = /^(VDUSE_BENCH_(?:INFO|RESULT|ERROR|DONE)) (.*)$/;
 const QSD = 'qsd';
 
+/** Short name of a server in the order column. */
+function orderLabel(server) {
+  if (server === QSD) return 'qsd';
+  if (server === 'vduse-blk') return 'ours';
+  return server.includes('--poll-us') ? 'ours-poll' : 'ours-pin';
+}
+
 function usage(msg) {
   if (msg) process.stderr.write(`bench/vm.mjs: ${msg}\n`);
   process.stderr.write(
     'usage: node bench/vm.mjs [--runtime S] [--ramp S] [--image-mb N] [--queues 1,2] [--jobs F,...]\n' +
-      '                         [--no-cpus-variant] [--rounds N] [--warmup S] [--out FILE] [--timeout S] [--wait S] [--verbose]\n',
+      '                         [--no-cpus-variant] [--poll-us N] [--rounds N] [--warmup S] [--out FILE] [--timeout S] [--wait S] [--verbose]\n',
   );
   return 2;
 }
 
 function parseArgs(argv) {
   const o = {
-    runtime: 10, ramp: 2, imageMb: 1024, queues: [1, 2], jobs: '', cpusVariant: true,
+    runtime: 10, ramp: 2, imageMb: 1024, queues: [1, 2], jobs: '', cpusVariant: true, pollUs: 500,
     out: path.join(REPO_ROOT, 'bench-results', 'vm.json'), timeout: null, wait: 1200, verbose: false, warmup: 3, rounds: 1,
   };
   const num = (name, v, min) => {
@@ -59,6 +66,7 @@ function parseArgs(argv) {
     else if (a === '--queues') o.queues = val().split(',').filter(Boolean).map((q) => num(a, q, 1));
     else if (a === '--jobs') o.jobs = val().split(',').filter(Boolean).join(' ');
     else if (a === '--no-cpus-variant') o.cpusVariant = false;
+    else if (a === '--poll-us') o.pollUs = num(a, val(), 0);
     else if (a === '--warmup') o.warmup = num(a, val(), 0);
     else if (a === '--rounds') o.rounds = num(a, val(), 1);
     else if (a === '--out') o.out = path.resolve(val());
@@ -203,7 +211,7 @@ async function main(argv) {
   const vm = runSetup();
   const waited = await waitForOtherGuests(o.wait);
 
-  const maxServers = (q) => (q > 1 && o.cpusVariant ? 3 : 2);
+  const maxServers = (q) => 2 + (q > 1 && o.cpusVariant ? 1 : 0) + (o.pollUs > 0 ? 1 : 0);
   const jobsPer = (q) => (q > 1 ? 5 : 4);
   const expectedRuns = o.jobs ? null : o.rounds * o.queues.reduce((a, q) => a + maxServers(q) * jobsPer(q), 0);
   const runsForTimeout = o.rounds * o.queues.reduce((a, q) => a + maxServers(q) * jobsPer(q), 0);
@@ -244,6 +252,7 @@ async function main(argv) {
       BENCH_RAMP: String(o.ramp),
       BENCH_IMAGE_MB: String(o.imageMb),
       BENCH_CPUS_VARIANT: o.cpusVariant ? '1' : '0',
+      BENCH_POLL_US: String(o.pollUs),
       BENCH_JOBS: o.jobs,
       BENCH_WARMUP: String(o.warmup),
       BENCH_ROUNDS: String(o.rounds),
@@ -347,7 +356,7 @@ async function main(argv) {
     fmtLat(x.ours),
     fmtPct(x.qsd),
     fmtPct(x.ours),
-    x.order.map((s) => (s === QSD ? 'qsd' : s === 'vduse-blk' ? 'ours' : 'ours-pin')).join('>') + (x.contended ? ' *' : ''),
+    x.order.map(orderLabel).join('>') + (x.contended ? ' *' : ''),
     ...(o.rounds > 1
       ? [`${x.rounds_used.length}/${x.rounds_total}`, x.ratio_per_round.map((v) => (v === null ? '-' : v.toFixed(2))).join(' ')]
       : []),
@@ -363,7 +372,8 @@ async function main(argv) {
   console.log(`fio libaio direct=1, ${o.runtime}s (+${o.ramp}s ramp) per run, ${o.imageMb} MiB random-filled image in guest tmpfs, queue size 256`);
   console.log(table(header, cells));
   console.log('ratio = ours IOPS / qsd IOPS (> 1: ours faster). Latency: fio total latency (lat_ns) mean / p99, microseconds.');
-  console.log("CPU = server process CPU time / fio wall time (100% = one vCPU). 'ours pin' = vduse-blk --cpus 0,1 (queue i's worker and IRQ on CPU i).");
+  console.log("CPU = server process CPU time / fio wall time (100% = one vCPU). 'ours-pin' = vduse-blk --cpus 0,1 (queue i's worker and IRQ on CPU i);");
+  console.log(`'ours-poll' = vduse-blk --poll-us ${o.pollUs} (adaptive polling of the ring for up to ${o.pollUs} us before sleeping).`);
   console.log("order = which server ran first for that job (all a phase's servers are attached at once; the order alternates from job to job).");
   if (o.rounds > 1) console.log('rounds = rounds used (those with neither run disturbed; all when none was clean); the numbers are their medians.');
   for (const e of errors) console.log(`ERROR: ${e.error}${e.server ? ` [${e.server}${e.queues ? ` q=${e.queues}` : ''}${e.job ? ` ${e.job}` : ''}]` : ''}`);
@@ -386,7 +396,7 @@ async function main(argv) {
   const result = {
     generated: new Date().toISOString(),
     ok,
-    config: { runtime_s: o.runtime, ramp_s: o.ramp, warmup_s: o.warmup, rounds: o.rounds, image_mb: o.imageMb, queues: o.queues, jobs: o.jobs || 'all', cpus_variant: o.cpusVariant },
+    config: { runtime_s: o.runtime, ramp_s: o.ramp, warmup_s: o.warmup, rounds: o.rounds, image_mb: o.imageMb, queues: o.queues, jobs: o.jobs || 'all', cpus_variant: o.cpusVariant, poll_us: o.pollUs },
     host: { cpus: os.cpus().length, cpu_model: os.cpus()[0] && os.cpus()[0].model, loadavg_before: loadBefore, loadavg_after: os.loadavg(),
       other_guests: contention.map((c) => ({ from: new Date(c.from).toISOString(), until: new Date(c.until).toISOString(), pids: c.pids })) },
     guest: { ...info, status: r.status, timed_out: r.timedOut, seconds: r.seconds, console_log: r.logFile },

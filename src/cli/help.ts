@@ -86,10 +86,12 @@ Queues and CPUs:
                      Default: workers are not pinned
   --no-irq-affinity  with --cpus, leave the kernel's choice of CPU for each
                      queue's completion interrupts (default: the queue's CPU)
-  --poll-us N        after a queue runs dry, keep polling its ring for N
-                     microseconds (0 to ${MAX_POLL_MICROS}) before sleeping on the kick:
-                     fewer kicks and wake-ups under load, a busy core
-                     meanwhile (default 0)
+  --poll-us N        after a queue runs dry, keep polling its ring for up to
+                     N microseconds (0 to ${MAX_POLL_MICROS}) before sleeping on the kick:
+                     fewer kicks and wake-ups, lower latency at low queue
+                     depth. The window adapts: it follows the gaps between
+                     requests and drops to 0 when they are longer than N,
+                     so an idle queue does not spin (default 0: off)
 
 Control:
   --no-attach        create the VDUSE device but do not attach it to the vDPA
@@ -98,6 +100,14 @@ Control:
   --log-level LEVEL  one of ${LOG_LEVELS.join(', ')}
                      (default ${DEFAULT_LOG_LEVEL}: one line per lifecycle event)
   -h, --help         show this help
+
+Environment:
+  VDUSE_BLK_IO=auto|sync|uring|threads
+                     how the file is read and written. auto (default): on the
+                     queue's own thread for a file on tmpfs, ramfs or
+                     hugetlbfs; otherwise reads through io_uring and writes
+                     on a thread pool (io_uring for both on a block device);
+                     the thread pool where io_uring is refused
 
 Examples:
   # a new 10 GiB sparse disk with 4 queues on CPUs 4 to 7

@@ -17,6 +17,7 @@ import { handleChain } from './blk/handle-chain.js';
 import type { BlockBackend } from './backends/backend.js';
 import type { DeviceOps } from './device/device-ops.js';
 import type { IovaMap } from './iova-map.js';
+import { AdaptivePoll } from './adaptive-poll.js';
 
 export interface QueueLoopOptions {
   queueIndex: number;
@@ -27,7 +28,7 @@ export interface QueueLoopOptions {
   backend: BlockBackend;
   blk: BlkDeviceSettings;
   control: QueueControl;
-  /** Microseconds to keep polling after the ring runs dry (only while nothing is in flight). */
+  /** Most microseconds to keep polling after the ring runs dry (only while nothing is in flight); adapted to the traffic (adaptive-poll.ts). */
   pollMicros?: number;
   /** Called once when the queue stops serving because of the driver (corrupt ring, unusable request). */
   onFailed(reason: string): void;
@@ -43,6 +44,9 @@ export class QueueLoop {
   private failed = false;
   private idleWaiters: Array<() => void> = [];
   private readonly tally = { requests: 0, errors: 0, bytesRead: 0, bytesWritten: 0 };
+  private readonly poll: AdaptivePoll;
+  /** performance.now() when the ring last ran dry and polling gave up (null: not idle, or not polling). */
+  private dryAt: number | null = null;
   private readonly flushSoon = (): void => {
     this.flushScheduled = false;
     this.flush();
@@ -50,6 +54,7 @@ export class QueueLoop {
 
   constructor(private readonly o: QueueLoopOptions) {
     this.lastAvailIdx = o.ring.lastAvailIdx;
+    this.poll = new AdaptivePoll(o.pollMicros ?? 0);
   }
 
   /** The driver kicked (or may have): process what is available. */
@@ -65,8 +70,10 @@ export class QueueLoop {
       const q = this.ring();
       for (;;) {
         q.disableNotification();
+        let chain = q.popChain();
+        if (chain !== null && this.dryAt !== null) this.idleEnded();
         // A request that fails the queue (no status byte) ends the batch: nothing behind it runs.
-        for (let chain = q.popChain(); chain !== null; chain = this.failed ? null : q.popChain()) this.submit(chain);
+        for (; chain !== null; chain = this.failed ? null : q.popChain()) this.submit(chain);
         this.lastAvailIdx = q.lastAvailIdx;
         this.o.control.lastAvailIdx = q.lastAvailIdx;
         if (this.pollForMore(q)) continue;
@@ -117,20 +124,28 @@ export class QueueLoop {
   }
 
   /**
-   * Busy-polls the avail ring for up to pollMicros with notifications still
-   * off, so a driver that submits again soon needs no kick and we need no
-   * wake-up. Completions are published first, or the driver would wait on us.
-   * Only with nothing in flight: async completions need the event loop.
+   * Busy-polls the avail ring for the adaptive window (at most pollMicros)
+   * with notifications still off, so a driver that submits again soon needs
+   * no kick and we need no wake-up. Completions are published first, or the
+   * driver would wait on us. Only with nothing in flight: async completions
+   * need the event loop.
    */
   private pollForMore(q: SplitQueue): boolean {
-    const budget = this.o.pollMicros ?? 0;
-    if (budget <= 0 || this.inflight > 0 || this.paused || this.failed) return false;
+    if (this.poll.maxUs <= 0 || this.inflight > 0 || this.paused || this.failed) return false;
     this.flush();
-    const deadline = performance.now() + budget / 1000;
-    do {
+    const start = performance.now();
+    const deadline = start + this.poll.window / 1000;
+    while (performance.now() < deadline) {
       if (q.hasAvailable()) return true;
-    } while (performance.now() < deadline);
+    }
+    this.dryAt = start;
     return false;
+  }
+
+  /** A request came after polling gave up: the idle gap tells the poller what it missed. */
+  private idleEnded(): void {
+    this.poll.missed((performance.now() - this.dryAt!) * 1000);
+    this.dryAt = null;
   }
 
   private submit(chain: DescriptorChain): void {

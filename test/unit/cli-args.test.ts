@@ -270,6 +270,8 @@ t.test('help texts', async (t) => {
   t.match(help, 'modprobe vduse virtio_vdpa');
   t.match(help, 'CONFIG_VDPA_USER');
   t.match(help, 'Examples:');
+  for (const io of ['auto', 'sync', 'uring', 'threads']) t.match(help, io, `serve help names VDUSE_BLK_IO=${io}`);
+  t.match(help, 'VDUSE_BLK_IO');
   const top = topHelp();
   t.match(top, 'serve');
   t.match(top, '--version');

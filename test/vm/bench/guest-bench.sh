@@ -11,7 +11,8 @@
 # reversed, forward, ...), so drift on the host hits every server alike; then
 # detaches and stops them.
 #
-# Servers per phase: qsd, vduse-blk, and with queues > 1 (BENCH_CPUS_VARIANT=1)
+# Servers per phase: qsd, vduse-blk, with BENCH_POLL_US > 0 "vduse-blk --poll-us N"
+# (adaptive polling up to N us), and with queues > 1 (BENCH_CPUS_VARIANT=1)
 # also "vduse-blk --cpus": our server with --cpus 0..queues-1 (each queue
 # worker pinned, the queue's IRQ pointed at the same CPU).
 #
@@ -29,7 +30,8 @@
 #
 # Knobs (environment, set by bench/vm.mjs):
 #   BENCH_QUEUES "1 2"   BENCH_RUNTIME 10   BENCH_RAMP 2   BENCH_IMAGE_MB 1024
-#   BENCH_CPUS_VARIANT 1   BENCH_JOBS (filter: job names, blank separated)
+#   BENCH_CPUS_VARIANT 1   BENCH_POLL_US 500 (0: no polling variant)
+#   BENCH_JOBS (filter: job names, blank separated)
 #   BENCH_ROUNDS 1: run every job that many times per server (round after
 #   round, the server order flipping between rounds too)
 #   BENCH_WARMUP 3: seconds of unmeasured 4k randrw and then 128k reads on
@@ -42,6 +44,7 @@ RUNTIME="${BENCH_RUNTIME:-10}"
 RAMP="${BENCH_RAMP:-2}"
 IMAGE_MB="${BENCH_IMAGE_MB:-1024}"
 CPUS_VARIANT="${BENCH_CPUS_VARIANT:-1}"
+POLL_US="${BENCH_POLL_US:-500}"
 JOB_FILTER="${BENCH_JOBS:-}"
 WARMUP="${BENCH_WARMUP:-3}"
 ROUNDS="${BENCH_ROUNDS:-1}"
@@ -246,6 +249,7 @@ for q in $QUEUES; do
   [ "$q" -le "$(nproc)" ] || log "note: $q queues on $(nproc) CPUs: virtio_blk uses min(queues, CPUs) hardware queues"
   SRV_BG=(); SRV_NAME=(); SRV_DEV=(); SRV_LABEL=()
   keys=(qsd ours)
+  [ "$POLL_US" -gt 0 ] && keys+=(ourspoll)
   [ "$q" -gt 1 ] && [ "$CPUS_VARIANT" = 1 ] && keys+=(ourscpus)
   started=()
   for key in "${keys[@]}"; do
@@ -253,6 +257,7 @@ for q in $QUEUES; do
       qsd) start_qsd qsd "$q" && started+=(qsd) ;;
       ours) start_ours ours "$q" && started+=(ours) ;;
       ourscpus) start_ours ourscpus "$q" --cpus "$(seq -s, 0 $((q - 1)))" && started+=(ourscpus) ;;
+      ourspoll) start_ours ourspoll "$q" --poll-us "$POLL_US" && started+=(ourspoll) ;;
     esac
   done
   for key in "${started[@]}"; do

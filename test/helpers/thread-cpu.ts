@@ -2,7 +2,8 @@
  * CPU time of this process's threads by name, from /proc/self/task/TID:
  * schedstat's run time in nanoseconds where the kernel has it, else
  * utime+stime from stat in clock ticks. The benchmark uses it to charge the
- * queue workers ("vduse-qN") their CPU time per request.
+ * queue workers ("vduse-qN") their CPU time per request; the polling test to
+ * see that an idle queue stops spinning.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 
@@ -30,4 +31,14 @@ export function threadCpuNs(prefix: string): number {
     }
   }
   return total;
+}
+
+/** Whether {@link threadCpuNs} is precise (schedstat, ns) rather than in 10 ms ticks. */
+export function threadCpuIsPrecise(): boolean {
+  try {
+    readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8');
+    return true;
+  } catch {
+    return false;
+  }
 }
