@@ -51,16 +51,9 @@ export class SyncFileBackend implements BlockBackend {
     const length = this.file.checkRange(offset, totalLength(bufs));
     if (length === 0) return;
     if (length > this.poolAbove) return this.file.readv(offset, bufs);
-    for (let rest = bufs, at = offset; ;) {
-      const n = fs.readvSync(this.fd, firstViews(rest), at);
-      rest = skipBytes(rest, n);
-      if (rest.length === 0) return;
-      if (n === 0) {
-        for (const buf of rest) buf.fill(0);
-        return;
-      }
-      at += n;
-    }
+    moveAll(fs.readvSync, this.fd, bufs, offset, (rest) => {
+      for (const buf of rest) buf.fill(0);
+    });
   }
 
   /** pwritev until every byte is written. */
@@ -69,13 +62,9 @@ export class SyncFileBackend implements BlockBackend {
     const length = this.file.checkRange(offset, totalLength(bufs));
     if (length === 0) return;
     if (length > this.poolAbove) return this.file.writev(offset, bufs);
-    for (let rest = bufs, at = offset; ;) {
-      const n = fs.writevSync(this.fd, firstViews(rest), at);
-      rest = skipBytes(rest, n);
-      if (rest.length === 0) return;
-      if (n === 0) throw errnoError('EIO', 'pwritev wrote nothing');
-      at += n;
-    }
+    moveAll(fs.writevSync, this.fd, bufs, offset, () => {
+      throw errnoError('EIO', 'pwritev wrote nothing');
+    });
   }
 
   /** fdatasync: nothing to write back on a memory filesystem, so it returns at once. */
@@ -93,4 +82,22 @@ export class SyncFileBackend implements BlockBackend {
 
   /** The fd belongs to the caller. */
   close(): void {}
+}
+
+/**
+ * preadv or pwritev (at most IOV_MAX views a call) until every byte of
+ * `bufs` has moved; `stalled` gets what is left when a call moves nothing
+ * (end of file for a read).
+ */
+function moveAll(
+  call: (fd: number, bufs: readonly Uint8Array[], position: number) => number,
+  fd: number, bufs: readonly Uint8Array[], offset: number, stalled: (rest: readonly Uint8Array[]) => void,
+): void {
+  for (let rest = bufs, at = offset; ;) {
+    const n = call(fd, firstViews(rest), at);
+    rest = skipBytes(rest, n);
+    if (rest.length === 0) return;
+    if (n === 0) return stalled(rest);
+    at += n;
+  }
 }
