@@ -7,7 +7,8 @@ import t from 'tap';
 import * as fs from 'node:fs';
 import { FileBackend } from '../../src/workers/backends/file.js';
 import { SYNC_POOL_ABOVE, SyncFileBackend } from '../../src/workers/backends/sync-file.js';
-import { tempDisk } from '../helpers/temp-disk.js';
+import { ioUringUnavailable, tempDisk } from '../helpers/temp-disk.js';
+import { UringFileBackend } from '../../src/workers/backends/uring-file.js';
 
 const MiB = 1 << 20;
 
@@ -59,6 +60,28 @@ t.test('requests above poolAbove go to the thread pool; the rest complete inline
   const into = new Uint8Array(big.length);
   await backend.readv(65536, [into]);
   t.ok(into.every((b) => b === 0x77), 'the pooled read filled the buffer');
+});
+
+t.test('bulkReads: large reads go to the given backend (an io_uring one), large writes to the pool; close closes it', { skip: ioUringUnavailable() ?? false }, async (t) => {
+  const { fd } = tempDisk(t, MiB, 0x21);
+  const ring = new UringFileBackend(fd, MiB);
+  let ringReads = 0;
+  const realReadv = ring.readv.bind(ring);
+  ring.readv = (offset, bufs) => { ringReads++; return realReadv(offset, bufs); };
+  const backend = new SyncFileBackend(fd, MiB, { bulkReads: ring });
+  t.equal(backend.bulkIo, 'uring');
+  const big = new Uint8Array(SYNC_POOL_ABOVE * 2);
+  await backend.readv(0, [big]);
+  t.equal(ringReads, 1, 'the large read went to the ring');
+  t.ok(big.every((b) => b === 0x21), 'and filled the buffer');
+  backend.readv(0, [new Uint8Array(4096)]);
+  t.equal(ringReads, 1, 'a small one did not');
+  await backend.writev(0, [new Uint8Array(SYNC_POOL_ABOVE * 2).fill(0x43)]);
+  t.equal(ringReads, 1);
+  t.ok(readBack(fd, 0, SYNC_POOL_ABOVE * 2).every((b) => b === 0x43), 'the large write landed');
+  await backend.close();
+  t.equal((ring as unknown as { ring: unknown }).ring, null, 'its ring was closed with the backend');
+  t.equal(new SyncFileBackend(fd, MiB).bulkIo, 'threads', 'without one: the pool');
 });
 
 t.test('a read past the end of a short file zero-fills the rest', async (t) => {

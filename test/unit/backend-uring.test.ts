@@ -255,6 +255,7 @@ t.test('openFileBackend: io_uring by default, VDUSE_BLK_IO forces one', async (t
   const sync = openFileBackend(descriptor, 'sync');
   t.type(sync, SyncFileBackend, 'VDUSE_BLK_IO=sync');
   t.equal(sync.io, 'sync');
+  await sync.close();
 });
 
 t.test('default writes: a regular file\'s go to the thread pool, not through the ring', opts, async (t) => {
@@ -289,6 +290,8 @@ t.test('openFileBackend: a file on a memory file system gets the synchronous bac
   t.equal(onMemoryFileSystem(fd), true);
   const backend = openFileBackend({ kind: 'file', fd, size: 8192, readOnly: false });
   t.type(backend, SyncFileBackend);
+  t.equal((backend as SyncFileBackend).bulkIo, reason === null ? 'uring' : 'threads', 'large reads through io_uring where it is available');
+  t.teardown(() => backend.close());
   const into = new Uint8Array(4096);
   t.equal(backend.readv(0, [into]), undefined, 'completes inline');
   t.ok(into.every((b) => b === 0x3c));

@@ -56,7 +56,8 @@ const FILE_IO: readonly string[] = ['auto', 'uring', 'threads', 'sync'] satisfie
  *   default), else libuv's thread pool.
  * - 'uring': io_uring, failing where it is unavailable;
  * - 'threads': libuv's thread pool;
- * - 'sync': preadv/pwritev on the queue's own thread.
+ * - 'sync': preadv/pwritev on the queue's own thread (reads over 64 KiB
+ *   through io_uring where available, writes over 64 KiB on the pool).
  * The backend's `io` property says which one it is.
  */
 export function openFileBackend(
@@ -67,13 +68,20 @@ export function openFileBackend(
   if (!FILE_IO.includes(mode)) throw new TypeError(`VDUSE_BLK_IO=${io}: expected ${FILE_IO.join(', ')}`);
   if (mode === 'threads') return new FileBackend(descriptor.fd, descriptor.size, options);
   if (mode === 'sync' || (mode === 'auto' && onMemoryFileSystem(descriptor.fd))) {
-    return new SyncFileBackend(descriptor.fd, descriptor.size, options);
+    const bulkReads = uringOrNull(descriptor, options);
+    return new SyncFileBackend(descriptor.fd, descriptor.size, { ...options, ...(bulkReads ? { bulkReads } : {}) });
   }
+  if (mode === 'uring') return new UringFileBackend(descriptor.fd, descriptor.size, options);
+  return uringOrNull(descriptor, options) ?? new FileBackend(descriptor.fd, descriptor.size, options);
+}
+
+/** An io_uring backend, or null where io_uring is unavailable (other errors are thrown). */
+function uringOrNull(descriptor: FileDescriptor, options: { readOnly: boolean }): UringFileBackend | null {
   try {
     return new UringFileBackend(descriptor.fd, descriptor.size, options);
   } catch (error) {
-    if (mode === 'uring' || !URING_UNAVAILABLE.has((error as { code?: string }).code ?? '')) throw error;
-    return new FileBackend(descriptor.fd, descriptor.size, options);
+    if (!URING_UNAVAILABLE.has((error as { code?: string }).code ?? '')) throw error;
+    return null;
   }
 }
 
