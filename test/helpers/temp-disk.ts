@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { Test } from 'tap';
 import { native, type NativeError } from '../../src/shared/native.js';
 
 /** Whether build/Release/vduse_native.node exists (tests that need the addon skip without it). */
@@ -9,6 +10,35 @@ export const hasAddon = fs.existsSync(new URL('../../../build/Release/vduse_nati
 
 /** The part of a tap Test these helpers use. */
 export type Tap = { teardown(fn: () => void): void };
+
+/** `length` bytes of `fd` at `offset`, read with plain fs (not through the backend under test). */
+export function readBack(fd: number, offset: number, length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  fs.readSync(fd, out, 0, length, offset);
+  return out;
+}
+
+type VectoredBackend = {
+  writev(offset: number, bufs: readonly Uint8Array[]): void | Promise<void>;
+  readv(offset: number, bufs: readonly Uint8Array[]): void | Promise<void>;
+};
+
+/**
+ * The contract every file backend shares: a writev of views of odd sizes at
+ * an offset lands in the file in order, a readv split differently reads it
+ * back, and the bytes around it (the tempDisk fill, 0xab) stay untouched.
+ */
+export async function vectoredRoundTrip(t: Test, backend: VectoredBackend, fd: number): Promise<void> {
+  const views = [new Uint8Array(512).fill(1), new Uint8Array(3584).fill(2), new Uint8Array(100).fill(3), new Uint8Array(412).fill(4)];
+  await backend.writev(8192, views);
+  const expected = Buffer.concat(views);
+  t.same(readBack(fd, 8192, 4608), new Uint8Array(expected));
+  const into = [new Uint8Array(1000), new Uint8Array(3000), new Uint8Array(608)];
+  await backend.readv(8192, into);
+  t.same(new Uint8Array(Buffer.concat(into)), new Uint8Array(expected));
+  t.equal(readBack(fd, 8191, 1)[0], 0xab, 'the byte before is untouched');
+  t.equal(readBack(fd, 8192 + 4608, 1)[0], 0xab, 'the byte after is untouched');
+}
 
 /** A temporary file of `size` bytes filled with `fill`, open read-write; removed after the test. */
 export function tempDisk(t: Tap, size: number, fill = 0xab): { fd: number; file: string } {

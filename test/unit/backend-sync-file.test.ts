@@ -7,16 +7,11 @@ import t from 'tap';
 import * as fs from 'node:fs';
 import { FileBackend } from '../../src/workers/backends/file.js';
 import { SYNC_POOL_ABOVE, SyncFileBackend } from '../../src/workers/backends/sync-file.js';
-import { ioUringUnavailable, tempDisk } from '../helpers/temp-disk.js';
+import { ioUringUnavailable, tempDisk, readBack } from '../helpers/temp-disk.js';
 import { UringFileBackend } from '../../src/workers/backends/uring-file.js';
 
 const MiB = 1 << 20;
 
-function readBack(fd: number, offset: number, length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  fs.readSync(fd, out, 0, length, offset);
-  return out;
-}
 
 t.test('writev then readv across several views complete before returning', async (t) => {
   const { fd } = tempDisk(t, MiB);

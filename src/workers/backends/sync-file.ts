@@ -40,7 +40,7 @@ export class SyncFileBackend implements BlockBackend {
   /** Range and read-only checks, discard, write-zeroes. */
   private readonly file: FileBackend;
   private readonly poolAbove: number;
-  private readonly bulkReads: BlockBackend | FileBackend;
+  private readonly bulkReads: BlockBackend;
   /** How reads above poolAbove are done: 'uring' or 'threads'. */
   readonly bulkIo: string;
 
