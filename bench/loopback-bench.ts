@@ -9,11 +9,11 @@
  *
  * Usage: node dist/bench/loopback-bench.js [--seconds S] [--quick] [--only REGEX] [--out DIR]
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { closeSync, fdatasyncSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startLoopback } from '../test/helpers/loopback-fixture.js';
+import { startLoopback, type Fixture } from '../test/helpers/loopback-fixture.js';
 import { bufferBytesFor, runJob } from './native-driver.js';
 import { threadCpuNs } from '../test/helpers/thread-cpu.js';
 import { barChartSvg } from './svg-chart.js';
@@ -74,6 +74,7 @@ async function run(job: Job, backend: Backend): Promise<Omit<Result, 'ofCeiling'
       specifier: new URL('./null-backend.js', import.meta.url).href, options: { size: SIZE } } } : {}),
   });
   try {
+    if (backend !== 'null') prefill(f);
     const handles = Array.from({ length: job.queues }, (_, q) => f.driver.handOff(q, bufferBytesFor(job.qd, job.bs)));
     const cpu0 = threadCpuNs('vduse-q');
     const r = await runJob(handles, { op: job.op, bs: job.bs, qd: job.qd, random: job.random, seconds: SECONDS,
@@ -84,6 +85,29 @@ async function run(job: Job, backend: Backend): Promise<Omit<Result, 'ofCeiling'
       p99Us: r.latencyNs.p99 / 1000, deviceCpuUs: deviceNs / 1000 / (r.ios + r.drained), errors: r.errors };
   } finally {
     await f.close();
+  }
+}
+
+/**
+ * Writes every byte of the disk before a job, so reads copy real data: a
+ * never-written RAM disk or sparse file would hand out zero pages (a
+ * SharedArrayBuffer's reads all hit the one shared zero page, in cache) or
+ * allocate pages on first touch, neither of which a user's disk does.
+ */
+function prefill(f: Fixture): void {
+  const chunk = new Uint8Array(1 << 20);
+  for (let i = 0; i < chunk.length; i += 4096) chunk.fill((i >> 12) + 1, i, i + 4096);
+  if (f.filePath === null) {
+    const disk = f.disk();
+    for (let at = 0; at < disk.length; at += chunk.length) disk.set(chunk.subarray(0, disk.length - at), at);
+    return;
+  }
+  const fd = openSync(f.filePath, 'r+');
+  try {
+    for (let at = 0; at < SIZE; at += chunk.length) writeSync(fd, chunk, 0, Math.min(chunk.length, SIZE - at), at);
+    fdatasyncSync(fd); // no writeback of the fill during the job
+  } finally {
+    closeSync(fd);
   }
 }
 

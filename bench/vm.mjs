@@ -5,6 +5,7 @@
 //   node bench/vm.mjs [--runtime S] [--ramp S] [--image-mb N] [--queues 1,2]
 //                     [--jobs FILTER,...] [--no-cpus-variant] [--poll-us N] [--out FILE]
 //                     [--rounds N] [--warmup S] [--timeout S] [--wait S] [--verbose]
+//                     [--variant-env 'K=V ...'] [--variant-cli PATH]
 //
 // Runs test/vm/setup.sh, boots ONE guest that runs test/vm/bench/guest-bench.sh
 // (every server on the same pre-filled image in guest tmpfs, fio jobs run on
@@ -32,6 +33,7 @@ const QSD = 'qsd';
 function orderLabel(server) {
   if (server === QSD) return 'qsd';
   if (server === 'vduse-blk') return 'ours';
+  if (server.startsWith('vduse-blk env ') || server.startsWith('vduse-blk cli ')) return 'ours-variant';
   return server.includes('--poll-us') ? 'ours-poll' : 'ours-pin';
 }
 
@@ -39,7 +41,8 @@ function usage(msg) {
   if (msg) process.stderr.write(`bench/vm.mjs: ${msg}\n`);
   process.stderr.write(
     'usage: node bench/vm.mjs [--runtime S] [--ramp S] [--image-mb N] [--queues 1,2] [--jobs F,...]\n' +
-      '                         [--no-cpus-variant] [--poll-us N] [--rounds N] [--warmup S] [--out FILE] [--timeout S] [--wait S] [--verbose]\n',
+      '                         [--no-cpus-variant] [--poll-us N] [--rounds N] [--warmup S] [--out FILE] [--timeout S] [--wait S] [--verbose]\n' +
+      "                         [--variant-env 'K=V ...'] [--variant-cli PATH/dist/src/cli.js]\n",
   );
   return 2;
 }
@@ -73,6 +76,8 @@ function parseArgs(argv) {
     else if (a === '--timeout') o.timeout = num(a, val(), 60);
     else if (a === '--wait') o.wait = num(a, val(), 0);
     else if (a === '--verbose') o.verbose = true;
+    else if (a === '--variant-env') o.variantEnv = val();
+    else if (a === '--variant-cli') o.variantCli = path.resolve(val());
     else if (a === '-h' || a === '--help') return null;
     else throw new Error(`unknown argument '${a}'`);
   }
@@ -256,6 +261,8 @@ async function main(argv) {
       BENCH_JOBS: o.jobs,
       BENCH_WARMUP: String(o.warmup),
       BENCH_ROUNDS: String(o.rounds),
+      BENCH_VARIANT_ENV: o.variantEnv ?? '',
+      BENCH_VARIANT_CLI: o.variantCli ?? '',
     },
     onLine(line) {
       const m = LINE_RE.exec(line);

@@ -23,6 +23,7 @@
 export { DeviceServer, type DeviceServerOptions, type QueueStats } from './control/device-server.js';
 export { KernelTransport } from './control/kernel-transport.js';
 export { openBackingFile, type BackingFile, type BackingFileOptions } from './control/backing-file.js';
+export { createMemoryDisk, type MemoryDisk } from './control/memory-disk.js';
 export { checkVduseAvailable } from './control/preflight.js';
 export { offeredFeatures, blkConfigSpace, type BlkDeviceShape } from './control/blk-config.js';
 export type { VduseTransport, VduseDeviceChannel, AttachResult, VqInfo } from './shared/transport.js';

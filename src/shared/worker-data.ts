@@ -44,8 +44,15 @@ export interface BlkDeviceSettings {
 export type BackendDescriptor =
   /** A file or block device the control plane opened (it keeps ownership of `fd`). */
   | { readonly kind: 'file'; readonly fd: number; readonly size: number; readonly readOnly: boolean }
-  /** A RAM disk shared by every queue. */
+  /** A RAM disk shared by every queue, in a SharedArrayBuffer. */
   | { readonly kind: 'memory'; readonly buffer: SharedArrayBuffer }
+  /**
+   * A RAM disk shared by every queue, in a shared-memory file (a memfd from
+   * createMemoryDisk, or a file on tmpfs or hugetlbfs): each worker maps
+   * `size` bytes of `fd` MAP_SHARED. Faster than a SharedArrayBuffer (plain
+   * memcpy). The creator keeps ownership of `fd`.
+   */
+  | { readonly kind: 'memfd'; readonly fd: number; readonly size: number }
   /**
    * An embedder's backend: the ES module at `specifier` (a URL, an absolute
    * path, a path relative to the working directory, or a package name)

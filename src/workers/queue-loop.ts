@@ -13,7 +13,7 @@ import { VIRTIO_F_EVENT_IDX, VIRTIO_F_INDIRECT_DESC, hasFeature } from '../share
 import type { BlkDeviceSettings, RingInfo } from '../shared/worker-data.js';
 import { SplitQueue } from './virtq/split-queue.js';
 import type { DescriptorChain } from './virtq/chain.js';
-import { handleChain } from './blk/handle-chain.js';
+import { handleChainThen } from './blk/handle-chain.js';
 import type { BlockBackend } from './backends/backend.js';
 import type { DeviceOps } from './device/device-ops.js';
 import type { IovaMap } from './iova-map.js';
@@ -34,6 +34,9 @@ export interface QueueLoopOptions {
   onFailed(reason: string): void;
 }
 
+/** Longest a completed request waits in a drain before it is published (ms). */
+const FLUSH_EVERY_MS = 0.05;
+
 export class QueueLoop {
   private queue: SplitQueue | null = null;
   private lastAvailIdx: number;
@@ -47,6 +50,8 @@ export class QueueLoop {
   private readonly poll: AdaptivePoll;
   /** performance.now() when the ring last ran dry and polling gave up (null: not idle, or not polling). */
   private dryAt: number | null = null;
+  /** performance.now() at the last flush: a long drain publishes what it completed as it goes. */
+  private lastFlushAt = 0;
   private readonly flushSoon = (): void => {
     this.flushScheduled = false;
     this.flush();
@@ -151,19 +156,24 @@ export class QueueLoop {
   private submit(chain: DescriptorChain): void {
     this.inflight++;
     this.tally.requests++;
-    const result = handleChain(chain, this.o.blk, this.o.backend);
-    if (typeof result === 'number') {
-      this.complete(chain, result);
-    } else {
-      void result.then((len) => {
-        this.complete(chain, len);
-        if (!this.flushScheduled) {
-          this.flushScheduled = true;
-          setImmediate(this.flushSoon);
-        }
-      });
-    }
+    const result = handleChainThen(chain, this.o.blk, this.o.backend, this.completeLater);
+    if (result === undefined) return;
+    this.complete(chain, result);
+    // Synchronous requests complete inside the drain, which goes on while
+    // the driver keeps submitting: hand completions over at least every
+    // FLUSH_EVERY_MS, or the driver idles until the ring runs dry and then
+    // gets them all at once.
+    if (performance.now() - this.lastFlushAt >= FLUSH_EVERY_MS) this.flush();
   }
+
+  /** An asynchronous request completed: published with the others of this event-loop turn. */
+  private readonly completeLater = (chain: DescriptorChain, len: number): void => {
+    this.complete(chain, len);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flushSoon);
+    }
+  };
 
   private complete(chain: DescriptorChain, len: number): void {
     this.inflight--;
@@ -185,6 +195,7 @@ export class QueueLoop {
 
   /** Publishes the used entries added since the last flush and notifies the driver if it asked. */
   private flush(): void {
+    this.lastFlushAt = performance.now();
     this.publishTally();
     if (this.pendingUsed === 0 || this.queue === null || this.failed) return;
     this.pendingUsed = 0;

@@ -11,8 +11,10 @@ import { LoopbackBlkDriver, LoopbackTransport, type LoopbackDriverOptions } from
 import type { GuestMemoryOptions } from '../../src/loopback/guest-memory.js';
 import type { BackendDescriptor } from '../../src/shared/worker-data.js';
 import { createLogger } from '../../src/shared/logger.js';
+import { createMemoryDisk } from '../../src/control/memory-disk.js';
 
-export type BackendKind = 'memory' | 'file';
+/** 'memory': a memfd RAM disk (createMemoryDisk); 'sab': a SharedArrayBuffer one. */
+export type BackendKind = 'memory' | 'sab' | 'file';
 
 export interface FixtureOptions {
   backend?: BackendKind;
@@ -48,7 +50,13 @@ export async function startLoopback(o: FixtureOptions = {}): Promise<Fixture> {
   let disk: () => Uint8Array;
   let filePath: string | null = null;
   let cleanup = (): void => {};
-  if ((o.backend ?? 'memory') === 'memory') {
+  const kind = o.backend ?? 'memory';
+  if (kind === 'memory') {
+    const ram = createMemoryDisk(shape.size);
+    backend = ram.descriptor;
+    disk = () => ram.bytes;
+    cleanup = () => ram.close();
+  } else if (kind === 'sab') {
     const buffer = new SharedArrayBuffer(shape.size);
     backend = { kind: 'memory', buffer };
     disk = () => new Uint8Array(buffer);

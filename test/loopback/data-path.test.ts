@@ -22,7 +22,7 @@ interface Variant {
 const variants: Variant[] = [
   { backend: 'memory', indirect: true, eventIdx: true, queues: 4 },
   { backend: 'file', indirect: true, eventIdx: true, queues: 4 },
-  { backend: 'memory', indirect: false, eventIdx: false, queues: 2 },
+  { backend: 'sab', indirect: false, eventIdx: false, queues: 2 },
   { backend: 'file', indirect: false, eventIdx: true, queues: 2 },
   { backend: 'file', io: 'sync', indirect: true, eventIdx: false, queues: 2 },
   { backend: 'file', io: 'threads', indirect: true, eventIdx: true, queues: 2 },

@@ -1,5 +1,7 @@
 import t from 'tap';
 import { MemoryBackend } from '../../src/workers/backends/memory.js';
+import { createMemoryDisk } from '../../src/control/memory-disk.js';
+import { openBackend } from '../../src/workers/backends/index.js';
 
 t.test('size is the buffer length; writev/readv cross views synchronously', async (t) => {
   const buffer = new SharedArrayBuffer(8192);
@@ -56,4 +58,33 @@ t.test('ranges outside the disk throw RangeError and touch nothing', async (t) =
   t.throws(() => backend.writeZeroes(-512, 512, false), RangeError);
   t.throws(() => backend.discard(0, 2048), RangeError);
   t.same(disk, new Uint8Array(1024).fill(7));
+});
+
+t.test('memfd disk: every queue\'s mapping and the owner\'s view are one disk; close unmaps only the backend', async (t) => {
+  const ram = createMemoryDisk(8192);
+  t.teardown(() => ram.close());
+  t.same(ram.descriptor, { kind: 'memfd', fd: ram.fd, size: 8192 });
+  const one = await openBackend(ram.descriptor, { queueIndex: 0 });
+  const two = await openBackend(ram.descriptor, { queueIndex: 1 });
+  t.equal(one.size, 8192);
+  t.equal(one.writev(4096, [new Uint8Array(512).fill(5), new Uint8Array(512).fill(6)]), undefined, 'synchronous');
+  t.same([...ram.bytes.subarray(4096, 4098)], [5, 5], 'the owner sees the write');
+  t.same([...ram.bytes.subarray(4608, 4610)], [6, 6]);
+  ram.bytes[0] = 0xaa;
+  const out = new Uint8Array(1024);
+  two.readv(4096 - 512, [out]);
+  t.same([...out.subarray(0, 512)], new Array(512).fill(0), 'fresh disk reads zeroes');
+  t.same([...out.subarray(512)], new Array(512).fill(5), 'another queue sees the write');
+  const first = new Uint8Array(1);
+  two.readv(0, [first]);
+  t.equal(first[0], 0xaa, 'a queue sees the owner\'s write');
+  one.close();
+  two.readv(4096, [out]);
+  t.equal(out[0], 5, 'the other mapping stays valid after one backend closes');
+  t.throws(() => two.readv(8192 - 512, [new Uint8Array(1024)]), RangeError, 'past the end');
+  two.close();
+});
+
+t.test('createMemoryDisk refuses sizes that are not positive multiples of 512', async (t) => {
+  for (const size of [0, -512, 1000, 1.5, Number.NaN]) t.throws(() => createMemoryDisk(size), RangeError, String(size));
 });

@@ -30,6 +30,7 @@ export async function openBackend(descriptor: BackendDescriptor, context: Backen
   switch (descriptor.kind) {
     case 'file': return openFileBackend(descriptor, process.env['VDUSE_BLK_IO']);
     case 'memory': return new MemoryBackend(descriptor.buffer);
+    case 'memfd': return MemoryBackend.mapFd(descriptor.fd, descriptor.size);
     case 'module': return openModuleBackend(descriptor.specifier, descriptor.exportName, descriptor.options, context);
     default: throw new TypeError(`unknown backend kind ${String((descriptor as { kind?: unknown }).kind)}`);
   }

@@ -24,19 +24,29 @@ export function statusForError(error: unknown): number {
 }
 
 /**
- * Runs `request` on `backend`. Returns the status synchronously when the
- * backend completed synchronously, else a promise of it; never throws, and
- * the promise never rejects.
+ * Starts `request` on `backend`: its status when it completed synchronously
+ * (or failed to start), else the backend's pending result, to be settled
+ * with {@link statusForError} on rejection. Never throws.
  */
-export function executeRequest(request: BlkRequest, backend: BlockBackend): number | Promise<number> {
+export function startRequest(request: BlkRequest, backend: BlockBackend): number | PromiseLike<void> {
   let pending: Pending;
   try {
     pending = start(request, backend);
   } catch (error) {
     return statusForError(error);
   }
-  if (!isPromiseLike(pending)) return VIRTIO_BLK_S_OK;
-  return Promise.resolve(pending).then(statusOk, statusForError);
+  return isPromiseLike(pending) ? pending : VIRTIO_BLK_S_OK;
+}
+
+/**
+ * Runs `request` on `backend`. Returns the status synchronously when the
+ * backend completed synchronously, else a promise of it; never throws, and
+ * the promise never rejects.
+ */
+export function executeRequest(request: BlkRequest, backend: BlockBackend): number | Promise<number> {
+  const started = startRequest(request, backend);
+  if (typeof started === 'number') return started;
+  return Promise.resolve(started).then(statusOk, statusForError);
 }
 
 function statusOk(): number {

@@ -4,6 +4,6 @@ export type {
   BlkRequest, BlkReadRequest, BlkWriteRequest, BlkFlushRequest, BlkGetIdRequest, BlkSegmentsRequest, BlkSegment,
 } from './request.js';
 export { parseRequest } from './request.js';
-export { executeRequest, statusForError } from './execute.js';
-export { handleChain, BLK_NO_STATUS } from './handle-chain.js';
+export { executeRequest, startRequest, statusForError } from './execute.js';
+export { handleChain, handleChainThen, BLK_NO_STATUS } from './handle-chain.js';
 export { sliceViews, copyFromViews, copyToViews, fillViews, setByteAt } from './iov.js';

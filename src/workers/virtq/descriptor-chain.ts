@@ -129,6 +129,29 @@ function readAddr(table: DataView, offset: number): number {
   return high * TWO_POW_32 + table.getUint32(offset, true);
 }
 
+/** An indirect table: read through `view`, its first descriptor at byte `base`. */
+interface TableRef {
+  view: DataView;
+  base: number;
+}
+
+/**
+ * One DataView over the whole mapping the last indirect table was found in.
+ * Every table of a queue normally lies in the same mapping (the kernel's
+ * bounce buffer), so a request costs no DataView of its own; a table in
+ * another (or a re-mapped) buffer replaces the cached view.
+ */
+let cachedBuffer: ArrayBufferLike | null = null;
+let cachedView: DataView | null = null;
+
+function wholeBufferView(buffer: ArrayBufferLike): DataView {
+  if (buffer !== cachedBuffer || cachedView === null) {
+    cachedView = new DataView(buffer);
+    cachedBuffer = buffer;
+  }
+  return cachedView;
+}
+
 /**
  * Checks the descriptor that points to an indirect table (§2.7.5.3.1) and
  * maps the table; a fault message when the table's memory is not mapped.
@@ -140,7 +163,7 @@ function openIndirectTable(
   flags: number,
   limits: ChainLimits,
   nested: boolean,
-): DataView | string {
+): TableRef | string {
   if (!limits.indirect) throw new VirtqueueError('INDIRECT descriptor but VIRTIO_F_INDIRECT_DESC not negotiated');
   if (nested) throw new VirtqueueError('INDIRECT descriptor inside an indirect table');
   if (flags & VRING_DESC_F_NEXT) throw new VirtqueueError('INDIRECT descriptor with NEXT set');
@@ -154,9 +177,7 @@ function openIndirectTable(
   const views = translateOrFault(mem, addr, len, false);
   if (typeof views === 'string') return `indirect table ${views}`;
   const first = views[0];
-  if (views.length === 1 && first !== undefined) {
-    return new DataView(first.buffer, first.byteOffset, first.byteLength);
-  }
+  if (views.length === 1 && first !== undefined) return { view: wholeBufferView(first.buffer), base: first.byteOffset };
   // The table crosses mappings: read it from one copy.
   const copy = new Uint8Array(len);
   let at = 0;
@@ -164,7 +185,7 @@ function openIndirectTable(
     copy.set(view, at);
     at += view.byteLength;
   }
-  return new DataView(copy.buffer);
+  return { view: new DataView(copy.buffer), base: 0 };
 }
 
 /**
@@ -184,6 +205,7 @@ export function readDescriptorChain(
   if (head >= size) throw new VirtqueueError(`head ${head} out of range (queue size ${size})`);
   const chain = new ChainBuilder(mem, limits);
   let current = table;
+  let base = 0;
   let entries = size;
   let nested = false;
   let index = head;
@@ -192,7 +214,7 @@ export function readDescriptorChain(
       const where = nested ? `indirect table of ${entries}` : `queue size ${size}`;
       throw new VirtqueueError(`descriptor chain longer than the ${where} (loop?)`);
     }
-    const offset = index * VRING_DESC_SIZE;
+    const offset = base + index * VRING_DESC_SIZE;
     const addr = readAddr(current, offset);
     const len = current.getUint32(offset + 8, true);
     const flags = current.getUint16(offset + 12, true);
@@ -203,7 +225,8 @@ export function readDescriptorChain(
         chain.setFault(indirect);
         break;
       }
-      current = indirect;
+      current = indirect.view;
+      base = indirect.base;
       entries = len / VRING_DESC_SIZE;
       nested = true;
       index = 0;

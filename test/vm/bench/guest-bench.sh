@@ -34,6 +34,12 @@
 #   BENCH_JOBS (filter: job names, blank separated)
 #   BENCH_ROUNDS 1: run every job that many times per server (round after
 #   round, the server order flipping between rounds too)
+#   BENCH_VARIANT_ENV 'K=V ...': one more server, "vduse-blk env K=V ...", the
+#   default one started with these environment variables (an A/B of a knob
+#   such as VDUSE_BLK_IO in one boot; empty: none)
+#   BENCH_VARIANT_CLI PATH: that server runs this cli.js instead (another
+#   build of the product, e.g. a worktree of the previous commit, built on
+#   the host; with BENCH_VARIANT_ENV empty the variant is "vduse-blk cli PATH")
 #   BENCH_WARMUP 3: seconds of unmeasured 4k randrw and then 128k reads on
 #   each server after attach (warms up the JIT of our server and the caches
 #   of both alike; 0: none)
@@ -48,6 +54,8 @@ POLL_US="${BENCH_POLL_US:-500}"
 JOB_FILTER="${BENCH_JOBS:-}"
 WARMUP="${BENCH_WARMUP:-3}"
 ROUNDS="${BENCH_ROUNDS:-1}"
+VARIANT_ENV="${BENCH_VARIANT_ENV:-}"
+VARIANT_CLI="${BENCH_VARIANT_CLI:-}"
 QUEUE_SIZE=256
 IMG="$VM_WORK_DIR/disk.img"
 CLK_TCK="$(getconf CLK_TCK)"
@@ -136,12 +144,14 @@ start_qsd() {  # start_qsd KEY QUEUES
   SRV_DEV[$key]="/dev/$(_first_block_of "$name")"
 }
 
-start_ours() {  # start_ours KEY QUEUES [serve options...]
+start_ours() {  # start_ours KEY QUEUES [serve options...]; OURS_ENV: 'K=V ...', OURS_CLI: cli.js for this server
   local key="$1" q="$2"; shift 2
   local name="bours${key#ours}$q" bg="$key-q$q" dev
+  local -a envs=()
+  read -r -a envs <<<"${OURS_ENV:-}"
   SRV_BG[$key]="$bg"; SRV_NAME[$key]="$name"
-  SRV_LABEL[$key]="vduse-blk${*:+ $*}"
-  start_bg "$bg" "$(node_bin)" "$(cli_js)" serve --name "$name" --file "$IMG" \
+  SRV_LABEL[$key]="vduse-blk${OURS_CLI:+ cli $OURS_CLI}${OURS_ENV:+ env $OURS_ENV}${*:+ $*}"
+  start_bg "$bg" env "${envs[@]}" "$(node_bin)" "${OURS_CLI:-$(cli_js)}" serve --name "$name" --file "$IMG" \
     --queues "$q" --queue-size "$QUEUE_SIZE" --log-level debug "$@"
   if ! poll 90 grep -q '"msg":"device attached"' "$(bg_log "$bg")"; then
     show_log "$bg"; bench_error "vduse-blk serve did not log 'device attached' for $name" "${SRV_LABEL[$key]}" "$q"; return 1
@@ -250,6 +260,7 @@ for q in $QUEUES; do
   SRV_BG=(); SRV_NAME=(); SRV_DEV=(); SRV_LABEL=()
   keys=(qsd ours)
   [ "$POLL_US" -gt 0 ] && keys+=(ourspoll)
+  [ -n "$VARIANT_ENV$VARIANT_CLI" ] && keys+=(oursenv)
   [ "$q" -gt 1 ] && [ "$CPUS_VARIANT" = 1 ] && keys+=(ourscpus)
   started=()
   for key in "${keys[@]}"; do
@@ -258,6 +269,7 @@ for q in $QUEUES; do
       ours) start_ours ours "$q" && started+=(ours) ;;
       ourscpus) start_ours ourscpus "$q" --cpus "$(seq -s, 0 $((q - 1)))" && started+=(ourscpus) ;;
       ourspoll) start_ours ourspoll "$q" --poll-us "$POLL_US" && started+=(ourspoll) ;;
+      oursenv) OURS_ENV="$VARIANT_ENV" OURS_CLI="$VARIANT_CLI" start_ours oursenv "$q" && started+=(oursenv) ;;
     esac
   done
   for key in "${started[@]}"; do
