@@ -4,7 +4,7 @@
  * TypeScript loopback driver. Run with --cpu-prof to see where a queue
  * worker spends a large request (the driver's own cost is not the point).
  *
- * Usage: node --cpu-prof dist/bench/large-read-profile.js [--seconds S] [--bs BYTES] [--qd N]
+ * Usage: node --cpu-prof dist/bench/large-read-profile.js [--seconds S] [--bs BYTES] [--qd N] [--null]
  */
 import { parseArgs } from 'node:util';
 import { mkdtempSync, openSync, ftruncateSync, rmSync } from 'node:fs';
@@ -16,6 +16,8 @@ const { values } = parseArgs({ options: {
   seconds: { type: 'string', default: '3' },
   bs: { type: 'string', default: '131072' },
   qd: { type: 'string', default: '8' },
+  /** The null backend (bench/null-backend.ts) instead of the file: only the request path is left. */
+  null: { type: 'boolean' },
 } });
 const SIZE = 256 << 20;
 const bs = Number(values.bs);
@@ -24,7 +26,9 @@ const dir = mkdtempSync(join('/dev/shm', 'vduse-prof-'));
 const fd = openSync(join(dir, 'disk.img'), 'w+');
 ftruncateSync(fd, SIZE);
 const f = await startLoopback({
-  backendOverride: { kind: 'file', fd, size: SIZE, readOnly: false },
+  backendOverride: values.null
+    ? { kind: 'module', specifier: new URL('./null-backend.js', import.meta.url).href, options: { size: SIZE } }
+    : { kind: 'file', fd, size: SIZE, readOnly: false },
   shape: { queues: 1, size: SIZE, queueSize: 256 },
   memory: { size: 64 << 20 },
   driver: { segmentSize: 4096 },

@@ -27,6 +27,12 @@ export class IovaMap implements GuestMemory {
   constructor(private readonly device: DeviceOps) {}
 
   translate(iova: number, length: number, write: boolean): Uint8Array[] {
+    const views: Uint8Array[] = [];
+    this.translateInto(iova, length, write, views);
+    return views;
+  }
+
+  translateInto(iova: number, length: number, write: boolean, out: Uint8Array[]): void {
     const last = iova + length - 1;
     if (!Number.isSafeInteger(iova) || iova < 0 || length <= 0 || !Number.isSafeInteger(last)) {
       throw new GuestMemoryError(`invalid guest range 0x${iova.toString(16)}+${length}`, iova, length);
@@ -34,18 +40,17 @@ export class IovaMap implements GuestMemory {
     const hit = this.lastHit;
     if (hit !== undefined && iova >= hit.start && last <= hit.last) {
       checkPerm(hit, write, iova, length);
-      return [hit.bytes.subarray(iova - hit.start, iova - hit.start + length)];
+      out.push(hit.bytes.subarray(iova - hit.start, iova - hit.start + length));
+      return;
     }
-    const views: Uint8Array[] = [];
     let at = iova;
     while (at <= last) {
       const region = this.regionFor(at, iova, length);
       checkPerm(region, write, iova, length);
       const end = Math.min(last, region.last);
-      views.push(region.bytes.subarray(at - region.start, end - region.start + 1));
+      out.push(region.bytes.subarray(at - region.start, end - region.start + 1));
       at = end + 1;
     }
-    return views;
   }
 
   /** Unmaps every cached region overlapping [start, last] (an UPDATE_IOTLB). */

@@ -48,6 +48,10 @@ export class TestGuestMemory implements GuestMemory {
     return { bytes: this.bytes, base: this.base };
   }
 
+  translateInto(iova: number, length: number, write: boolean, out: Uint8Array[]): void {
+    for (const view of this.translate(iova, length, write)) out.push(view);
+  }
+
   translate(iova: number, length: number, write: boolean): Uint8Array[] {
     this.calls.push({ iova, length, write });
     if (!Number.isSafeInteger(iova) || !Number.isSafeInteger(length) || length <= 0) {

@@ -74,6 +74,23 @@ export function parseRequest(chain: DescriptorChain, settings: BlkDeviceSettings
   }
 }
 
+/**
+ * The data views of a read: `views` less the status byte. Linux gives the
+ * status a descriptor of its own, so this is usually a plain copy of the
+ * list; sliceViews handles any other framing.
+ */
+function allButLastByte(views: Uint8Array[], length: number): Uint8Array[] {
+  const last = views[views.length - 1];
+  return last !== undefined && last.length === 1 ? views.slice(0, -1) : sliceViews(views, 0, length);
+}
+
+/** The data views of a write: `views` less the header (usually its own descriptor too). */
+function allButHeader(views: Uint8Array[], readableBytes: number): Uint8Array[] {
+  const first = views[0];
+  return first !== undefined && first.length === VIRTIO_BLK_OUTHDR_SIZE
+    ? views.slice(1) : sliceViews(views, VIRTIO_BLK_OUTHDR_SIZE, readableBytes);
+}
+
 /** Readable bytes after the header. */
 function readableData(chain: DescriptorChain): number {
   return chain.readableBytes - VIRTIO_BLK_OUTHDR_SIZE;
@@ -88,7 +105,7 @@ function parseRead(chain: DescriptorChain, sector: number, settings: BlkDeviceSe
   const length = writableData(chain);
   if (readableData(chain) !== 0 || length % VIRTIO_BLK_SECTOR_SIZE !== 0) return VIRTIO_BLK_S_IOERR;
   if (!inCapacity(sector, length / VIRTIO_BLK_SECTOR_SIZE, settings)) return VIRTIO_BLK_S_IOERR;
-  return { type: VIRTIO_BLK_T_IN, offset: sector * VIRTIO_BLK_SECTOR_SIZE, data: sliceViews(chain.writable, 0, length) };
+  return { type: VIRTIO_BLK_T_IN, offset: sector * VIRTIO_BLK_SECTOR_SIZE, data: allButLastByte(chain.writable, length) };
 }
 
 function parseWrite(chain: DescriptorChain, sector: number, settings: BlkDeviceSettings): BlkRequest | number {
@@ -97,7 +114,7 @@ function parseWrite(chain: DescriptorChain, sector: number, settings: BlkDeviceS
   if (settings.readOnly || writableData(chain) !== 0) return VIRTIO_BLK_S_IOERR;
   if (length % VIRTIO_BLK_SECTOR_SIZE !== 0) return VIRTIO_BLK_S_IOERR;
   if (!inCapacity(sector, length / VIRTIO_BLK_SECTOR_SIZE, settings)) return VIRTIO_BLK_S_IOERR;
-  const data = sliceViews(chain.readable, VIRTIO_BLK_OUTHDR_SIZE, chain.readableBytes);
+  const data = allButHeader(chain.readable, chain.readableBytes);
   return { type: VIRTIO_BLK_T_OUT, offset: sector * VIRTIO_BLK_SECTOR_SIZE, data };
 }
 

@@ -74,15 +74,11 @@ class ChainBuilder {
     if (this.totalBytes > this.limits.maxChainBytes) {
       return this.setFault(`chain exceeds ${this.limits.maxChainBytes} bytes`);
     }
-    const views = translateOrFault(this.mem, addr, len, write);
-    if (typeof views === 'string') return this.setFault(views);
-    if (write) {
-      this.writable.push(...views);
-      this.writableBytes += len;
-    } else {
-      this.readable.push(...views);
-      this.readableBytes += len;
-    }
+    // On a fault the views are dropped with the rest (finish), so a partial append is harmless.
+    const fault = appendOrFault(this.mem, addr, len, write, write ? this.writable : this.readable);
+    if (fault !== null) return this.setFault(fault);
+    if (write) this.writableBytes += len;
+    else this.readableBytes += len;
   }
 
   setFault(reason: string): void {
@@ -107,6 +103,21 @@ class ChainBuilder {
   }
 }
 
+/** Appends the host views of a guest range to `out`; a fault message when it is not mapped, else null. */
+function appendOrFault(mem: GuestMemory, addr: number, len: number, write: boolean, out: Uint8Array[]): string | null {
+  try {
+    mem.translateInto(addr, len, write, out);
+    return null;
+  } catch (err) {
+    if (err instanceof GuestMemoryError) return faultMessage(addr, len, err);
+    throw err;
+  }
+}
+
+function faultMessage(addr: number, len: number, err: GuestMemoryError): string {
+  return `0x${addr.toString(16)}+${len}: ${err.message}`;
+}
+
 /** Host views of a guest range, or a fault message when it is not mapped. */
 function translateOrFault(
   mem: GuestMemory,
@@ -117,7 +128,7 @@ function translateOrFault(
   try {
     return mem.translate(addr, len, write);
   } catch (err) {
-    if (err instanceof GuestMemoryError) return `0x${addr.toString(16)}+${len}: ${err.message}`;
+    if (err instanceof GuestMemoryError) return faultMessage(addr, len, err);
     throw err;
   }
 }

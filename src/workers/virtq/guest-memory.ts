@@ -12,6 +12,12 @@ export interface GuestMemory {
    * permission is missing; never returns a view outside a mapping.
    */
   translate(iova: number, length: number, write: boolean): Uint8Array[];
+  /**
+   * {@link translate}, appending the views to `out` (no array of its own:
+   * the descriptor walk calls it once per buffer). On a throw, `out` may
+   * have gained the views before the unmapped byte.
+   */
+  translateInto(iova: number, length: number, write: boolean, out: Uint8Array[]): void;
 }
 
 /** A guest address that is not (or not suitably) mapped. */
