@@ -210,7 +210,11 @@ export class DeviceServer {
     const hosts = this.hosts;
     this.hosts = [];
     await Promise.all(hosts.map((h) => h.stop()));
-    for (const h of hosts) this.stoppedAt.set(h.spec.queueIndex, h.control.lastAvailIdx);
+    for (const h of hosts) {
+      this.stoppedAt.set(h.spec.queueIndex, h.control.lastAvailIdx);
+      const counters = Object.fromEntries(Object.entries(h.control.counters()).map(([k, v]) => [k, Number(v)]));
+      this.log.debug({ queue: h.spec.queueIndex, ...counters }, 'queue stopped');
+    }
   }
 
   /** GET_VQ_STATE: the queue's real position (its last_avail_idx). */

@@ -182,6 +182,10 @@ stop_server() {  # stop_server KEY QUEUES
   # qemu-storage-daemon exits 0 on SIGTERM, as does our server.
   [ "$rc" -eq 0 ] || { show_log "$bg"; bench_error "$bg exited with status $rc after SIGTERM" "${SRV_LABEL[$key]}" "$q"; }
   log "$bg stopped (status $rc)"
+  # Our server's per-queue totals over the phase (requests, kicks, irqs, ...), from its debug log.
+  grep '"msg":"queue stopped"' "$(bg_log "$bg")" 2>/dev/null | while read -r line; do
+    log "  $bg: $(jq -c '{queue, requests, kicks, irqs, errors}' <<<"$line" 2>/dev/null || echo "$line")"
+  done || true
 }
 
 # ------------------------------------------------------------------ fio
