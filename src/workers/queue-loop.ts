@@ -34,16 +34,6 @@ export interface QueueLoopOptions {
   onFailed(reason: string): void;
 }
 
-/**
- * Longest a completed synchronous request waits in a drain before it is
- * published (ms). Large enough that ordinary batches still end in one
- * publish and at most one IRQ (in the TCG guest a 4k read costs ~100 us, and
- * a 50 us bound, one IRQ per request, cut 4k QD32 from 1.27x to 0.78x qsd);
- * small enough that a slow backend's completions do not wait for the whole
- * batch.
- */
-const FLUSH_EVERY_MS = 1;
-
 export class QueueLoop {
   private queue: SplitQueue | null = null;
   private lastAvailIdx: number;
@@ -57,8 +47,6 @@ export class QueueLoop {
   private readonly poll: AdaptivePoll;
   /** performance.now() when the ring last ran dry and polling gave up (null: not idle, or not polling). */
   private dryAt: number | null = null;
-  /** performance.now() at the last flush: a long drain publishes what it completed as it goes. */
-  private lastFlushAt = 0;
   private readonly flushSoon = (): void => {
     this.flushScheduled = false;
     this.flush();
@@ -164,13 +152,7 @@ export class QueueLoop {
     this.inflight++;
     this.tally.requests++;
     const result = handleChainThen(chain, this.o.blk, this.o.backend, this.completeLater);
-    if (result === undefined) return;
-    this.complete(chain, result);
-    // Synchronous requests complete inside the drain, which goes on while
-    // the driver keeps submitting: hand completions over at least every
-    // FLUSH_EVERY_MS, or with a slow backend the driver idles until the ring
-    // runs dry and then gets them all at once.
-    if (performance.now() - this.lastFlushAt >= FLUSH_EVERY_MS) this.flush();
+    if (result !== undefined) this.complete(chain, result);
   }
 
   /** An asynchronous request completed: published with the others of this event-loop turn. */
@@ -202,7 +184,6 @@ export class QueueLoop {
 
   /** Publishes the used entries added since the last flush and notifies the driver if it asked. */
   private flush(): void {
-    this.lastFlushAt = performance.now();
     this.publishTally();
     if (this.pendingUsed === 0 || this.queue === null || this.failed) return;
     this.pendingUsed = 0;
