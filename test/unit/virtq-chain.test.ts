@@ -101,6 +101,23 @@ t.test('indirect chain', async (t) => {
   t.ok(pair.mem.calls.some((c) => c.iova === table && c.length === 48 && !c.write), 'table translated read-only');
 });
 
+t.test('indirect tables at the same IOVA in two memories are each read from their own', async (t) => {
+  // The walk keeps one DataView over the last table's mapping: a table in
+  // another buffer must replace it, never be read through the old one.
+  const a = makePair({ indirect: true });
+  const b = makePair({ indirect: true });
+  for (let round = 0; round < 3; round++) {
+    for (const [pair, len] of [[a, 512], [b, 4096]] as const) {
+      const table = pair.alloc(3 * 16);
+      pair.driver.addChain(blkSegments(pair, len, true), { indirect: { tableIova: table } });
+      pair.driver.publishAvail();
+      const chain = pop(pair);
+      t.equal(chain.fault, null);
+      t.same(lengths(chain.writable), [len, 1], `round ${round}: the table of the ${len}-byte request`);
+    }
+  }
+});
+
 t.test('direct descriptors followed by an indirect tail', async (t) => {
   const pair = makePair({ indirect: true });
   const table = pair.alloc(2 * 16);
