@@ -14,6 +14,7 @@ import { blkSettings, devConfig, offeredFeatures, type BlkDeviceShape } from './
 import { featureProblem, statusActions } from './status.js';
 import { QueueHost } from './queue-host.js';
 import { setIrqAffinity } from './irq-affinity.js';
+import { checkBackendFits } from './backend-fit.js';
 import type { AttachResult, VduseDeviceChannel, VduseTransport } from '../shared/transport.js';
 
 export interface DeviceServerOptions {
@@ -59,6 +60,7 @@ export class DeviceServer {
     // creating thread's CPU affinity: start it here, unpinned, before a pinned
     // queue worker's first file I/O would start it on that worker's CPU only.
     await stat('/');
+    checkBackendFits(o.backend, o.shape.size);
     const channel = await o.transport.createDevice(o.shape.name, devConfig(o.shape));
     const server = new DeviceServer(o, channel);
     try {

@@ -74,8 +74,13 @@ export async function startLoopback(o: FixtureOptions = {}): Promise<Fixture> {
   if (o.backendOverride !== undefined) backend = o.backendOverride;
   const transport = new LoopbackTransport({ size: 16 << 20, ...o.memory });
   const logger = createLogger({ level: (process.env.VDUSE_TEST_LOG as 'debug' | undefined) ?? 'silent' });
-  const server = await DeviceServer.create({ transport, shape, backend, cpus: o.cpus, logger,
-    pollMicros: o.pollMicros });
+  let server: DeviceServer;
+  try {
+    server = await DeviceServer.create({ transport, shape, backend, cpus: o.cpus, logger, pollMicros: o.pollMicros });
+  } catch (err) {
+    cleanup();
+    throw err;
+  }
   const driver = new LoopbackBlkDriver(transport.device(shape.name), o.driver);
   await driver.probe();
   return {

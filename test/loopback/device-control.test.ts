@@ -281,3 +281,27 @@ t.test('in-flight I/O finishes before UPDATE_IOTLB is answered (file backend)', 
   t.equal(bad, 0, 'every update answered OK, every request OK, every read byte-exact');
   t.equal(Buffer.compare(Buffer.from(f.disk()), Buffer.from(model)), 0, 'the file holds every write');
 });
+
+t.test('a backend smaller than the device is refused before the device exists', async (t) => {
+  const { createMemoryDisk } = await import('../../src/control/memory-disk.js');
+  const { BackendError } = await import('../../src/shared/errors.js');
+  const ram = createMemoryDisk(1 << 20);
+  t.teardown(() => ram.close());
+  const small: Array<[string, Parameters<typeof startLoopback>[0]]> = [
+    ['memfd', { shape: { size: 4 << 20 }, backendOverride: ram.descriptor }],
+    ['memfd, descriptor larger than its file', { shape: { size: 2 << 20 },
+      backendOverride: { kind: 'memfd', fd: ram.fd, size: 2 << 20 } }],
+    ['SharedArrayBuffer', { shape: { size: 4 << 20 }, backendOverride: { kind: 'memory', buffer: new SharedArrayBuffer(1 << 20) } }],
+    ['file', { shape: { size: 4 << 20 }, backendOverride: { kind: 'file', fd: ram.fd, size: 1 << 20, readOnly: false } }],
+  ];
+  for (const [what, options] of small) {
+    await t.rejects(startLoopback(options), BackendError, what);
+  }
+  // The same memfd serves a device of its own size.
+  const f = await startLoopback({ shape: { size: 1 << 20 }, backendOverride: ram.descriptor });
+  t.teardown(() => f.close());
+  ram.bytes.fill(0x3c, 0, 4096);
+  const c = await f.driver.read(0, 0, 4096);
+  t.equal(c.status, VIRTIO_BLK_S_OK);
+  t.ok(c.data.every((b) => b === 0x3c), 'reads the memfd');
+});

@@ -88,3 +88,14 @@ t.test('memfd disk: every queue\'s mapping and the owner\'s view are one disk; c
 t.test('createMemoryDisk refuses sizes that are not positive multiples of 512', async (t) => {
   for (const size of [0, -512, 1000, 1.5, Number.NaN]) t.throws(() => createMemoryDisk(size), RangeError, String(size));
 });
+
+t.test('a memfd descriptor larger than its file is refused before anything is mapped (no SIGBUS later)', async (t) => {
+  const ram = createMemoryDisk(4096);
+  t.teardown(() => ram.close());
+  await t.rejects(openBackend({ kind: 'memfd', fd: ram.fd, size: 8192 }, { queueIndex: 0 }),
+    { name: 'RangeError', message: /8192 bytes does not fit its fd .* \(4096 bytes\)/ });
+  await t.rejects(openBackend({ kind: 'memfd', fd: ram.fd, size: 0 }, { queueIndex: 0 }), RangeError);
+  const ok = await openBackend({ kind: 'memfd', fd: ram.fd, size: 4096 }, { queueIndex: 0 });
+  t.equal(ok.size, 4096);
+  await ok.close();
+});

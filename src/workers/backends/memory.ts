@@ -9,6 +9,7 @@
  *   271 ns measured on the benchmark host).
  */
 import type { BlockBackend } from './backend.js';
+import { fstatSync } from 'node:fs';
 import { native } from '../../shared/native.js';
 
 export class MemoryBackend implements BlockBackend {
@@ -27,6 +28,12 @@ export class MemoryBackend implements BlockBackend {
    * keeps `fd`; the mapping holds its own reference to the memory).
    */
   static mapFd(fd: number, size: number): MemoryBackend {
+    // Touching a MAP_SHARED page past the file's end raises SIGBUS, which
+    // would kill the process: refuse a disk larger than its file up front.
+    const fileSize = fstatSync(fd).size;
+    if (!Number.isSafeInteger(size) || size <= 0 || size > fileSize) {
+      throw new RangeError(`memory disk of ${size} bytes does not fit its fd ${fd} (${fileSize} bytes)`);
+    }
     const n = native();
     const { PROT_READ, PROT_WRITE, MAP_SHARED } = n.constants;
     const mapping = n.mmap(fd, 0, size, PROT_READ | PROT_WRITE, MAP_SHARED);
