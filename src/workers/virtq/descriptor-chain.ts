@@ -109,28 +109,15 @@ function appendOrFault(mem: GuestMemory, addr: number, len: number, write: boole
     mem.translateInto(addr, len, write, out);
     return null;
   } catch (err) {
-    if (err instanceof GuestMemoryError) return faultMessage(addr, len, err);
+    if (err instanceof GuestMemoryError) return `0x${addr.toString(16)}+${len}: ${err.message}`;
     throw err;
   }
-}
-
-function faultMessage(addr: number, len: number, err: GuestMemoryError): string {
-  return `0x${addr.toString(16)}+${len}: ${err.message}`;
 }
 
 /** Host views of a guest range, or a fault message when it is not mapped. */
-function translateOrFault(
-  mem: GuestMemory,
-  addr: number,
-  len: number,
-  write: boolean,
-): Uint8Array[] | string {
-  try {
-    return mem.translate(addr, len, write);
-  } catch (err) {
-    if (err instanceof GuestMemoryError) return faultMessage(addr, len, err);
-    throw err;
-  }
+function translateOrFault(mem: GuestMemory, addr: number, len: number, write: boolean): Uint8Array[] | string {
+  const views: Uint8Array[] = [];
+  return appendOrFault(mem, addr, len, write, views) ?? views;
 }
 
 /** The u64 `addr` of the descriptor at `offset`, or -1 when it is ≥ 2^53. */
@@ -152,14 +139,10 @@ interface TableRef {
  * bounce buffer), so a request costs no DataView of its own; a table in
  * another (or a re-mapped) buffer replaces the cached view.
  */
-let cachedBuffer: ArrayBufferLike | null = null;
 let cachedView: DataView | null = null;
 
 function wholeBufferView(buffer: ArrayBufferLike): DataView {
-  if (buffer !== cachedBuffer || cachedView === null) {
-    cachedView = new DataView(buffer);
-    cachedBuffer = buffer;
-  }
+  if (cachedView === null || cachedView.buffer !== buffer) cachedView = new DataView(buffer);
   return cachedView;
 }
 
