@@ -43,13 +43,17 @@ export interface IoUring {
   /** Operations prepared and not yet reaped. */
   readonly inflight: number;
   /**
-   * Prepares preadv(fd, bufs, offset). Throws EBUSY when the SQ is full
-   * (submit first) or `cqEntries` operations are already in flight. The kernel
-   * refuses more than 1024 views (UIO_MAXIOV) with -EINVAL in the completion.
+   * Prepares preadv(fd, iov, offset), the iovecs given as `count` triples in
+   * `segments`: [index into `bases`, byte offset in that base, byte length]
+   * (`Segments` in src/workers/backends/segments.ts makes them from views).
+   * Throws a RangeError when a triple lies outside its base, EBUSY when the
+   * SQ is full (submit first) or `cqEntries` operations are already in
+   * flight. The kernel refuses more than 1024 iovecs (UIO_MAXIOV) with
+   * -EINVAL in the completion. `bases` and `segments` may be reused at once.
    */
-  prepReadv(fd: number, bufs: readonly Uint8Array[], offset: number, userData: number): void;
-  /** Prepares pwritev(fd, bufs, offset); as {@link IoUring.prepReadv}. */
-  prepWritev(fd: number, bufs: readonly Uint8Array[], offset: number, userData: number): void;
+  prepReadv(fd: number, bases: readonly Uint8Array[], segments: Float64Array, count: number, offset: number, userData: number): void;
+  /** Prepares pwritev(fd, iov, offset); as {@link IoUring.prepReadv}. */
+  prepWritev(fd: number, bases: readonly Uint8Array[], segments: Float64Array, count: number, offset: number, userData: number): void;
   /** Prepares fsync(fd), or fdatasync(fd) when `datasync`. */
   prepFsync(fd: number, datasync: boolean, userData: number): void;
   /** Prepares fallocate(fd, mode, offset, length). */

@@ -11,6 +11,7 @@ import { runInNewContext } from 'node:vm';
 import { Worker } from 'node:worker_threads';
 import t from 'tap';
 import { native, type IoUring, type NativeError } from '../../src/shared/native.js';
+import { Segments } from '../../src/workers/backends/segments.js';
 import { ioUringUnavailable, tempDisk, type Tap } from '../helpers/temp-disk.js';
 
 const addonPath = fileURLToPath(new URL('../../../build/Release/vduse_native.node', import.meta.url));
@@ -21,6 +22,15 @@ const opts = reason === null ? {} : { skip: reason };
 if (reason !== null) t.comment(`skipping io_uring tests: ${reason}`);
 
 
+/** prepReadv/prepWritev of views, through Segments as the backend does it. */
+function prepReadv(r: IoUring, fd: number, views: Uint8Array[], offset: number, userData: number): void {
+  const s = new Segments(Math.max(1, views.length)).fill(views);
+  r.prepReadv(fd, s.bases, s.triples, s.count, offset, userData);
+}
+function prepWritev(r: IoUring, fd: number, views: Uint8Array[], offset: number, userData: number): void {
+  const s = new Segments(Math.max(1, views.length)).fill(views);
+  r.prepWritev(fd, s.bases, s.triples, s.count, offset, userData);
+}
 
 function ring(t: Tap, entries = 8): IoUring {
   const r = n!.ioUringCreate(entries);
@@ -54,7 +64,7 @@ t.test('writev then readv across several views, at an offset', opts, async (t) =
   const { fd } = tempDisk(t, 65536);
   const r = ring(t);
   const views = [new Uint8Array(512).fill(1), new Uint8Array(3584).fill(2), new Uint8Array(100).fill(3)];
-  r.prepWritev(fd, views, 8192, 41);
+  prepWritev(r, fd, views, 8192, 41);
   t.equal(r.inflight, 1);
   t.same([...submitAndWait(r, 1)], [[41, 4196]], 'userData and bytes written');
   t.equal(r.inflight, 0, 'the slot is free once reaped');
@@ -65,7 +75,7 @@ t.test('writev then readv across several views, at an offset', opts, async (t) =
   t.equal(disk[8192 + 4196], 0xab);
 
   const guest = new Uint8Array(new SharedArrayBuffer(8192));
-  r.prepReadv(fd, [guest.subarray(0, 1000), guest.subarray(4096, 7292)], 8192, 0.5);
+  prepReadv(r, fd, [guest.subarray(0, 1000), guest.subarray(4096, 7292)], 8192, 0.5);
   t.same([...submitAndWait(r, 1)], [[0.5, 4196]], 'a fractional userData comes back as is');
   t.same(Buffer.concat([guest.subarray(0, 1000), guest.subarray(4096, 7292)]), expected);
   t.equal(guest[1000], 0, 'nothing past the views');
@@ -75,7 +85,7 @@ t.test('several operations in one submit; reap in small batches; Int32Array pair
   const { fd } = tempDisk(t, 65536);
   const r = ring(t);
   const bufs = Array.from({ length: 6 }, () => new Uint8Array(4096));
-  bufs.forEach((b, i) => r.prepReadv(fd, [b], i * 4096, 100 + i));
+  bufs.forEach((b, i) => prepReadv(r, fd, [b], i * 4096, 100 + i));
   t.equal(r.submit(), 6, 'six SQEs went in');
   const out = new Int32Array(4); // two pairs per call
   const seen: number[][] = [];
@@ -93,8 +103,8 @@ t.test('several operations in one submit; reap in small batches; Int32Array pair
 t.test('a read at end of file is short, then 0', opts, async (t) => {
   const { fd } = tempDisk(t, 1024);
   const r = ring(t);
-  r.prepReadv(fd, [new Uint8Array(4096)], 512, 1);
-  r.prepReadv(fd, [new Uint8Array(4096)], 1024, 2);
+  prepReadv(r, fd, [new Uint8Array(4096)], 512, 1);
+  prepReadv(r, fd, [new Uint8Array(4096)], 1024, 2);
   t.same(submitAndWait(r, 2), new Map([[1, 512], [2, 0]]));
 });
 
@@ -124,10 +134,10 @@ t.test('errors come back as negative errnos in the completion, not as throws', o
     fs.closeSync(dir);
   });
   const { EBADF, EISDIR, EINVAL } = os.constants.errno;
-  r.prepWritev(ro, [new Uint8Array(512)], 0, 1); // not open for writing
-  r.prepReadv(dir, [new Uint8Array(512)], 0, 2);
-  r.prepReadv(1 << 30, [new Uint8Array(512)], 0, 3); // no such fd
-  r.prepReadv(ro, Array.from({ length: 1025 }, () => new Uint8Array(1)), 0, 4); // past UIO_MAXIOV
+  prepWritev(r, ro, [new Uint8Array(512)], 0, 1); // not open for writing
+  prepReadv(r, dir, [new Uint8Array(512)], 0, 2);
+  prepReadv(r, 1 << 30, [new Uint8Array(512)], 0, 3); // no such fd
+  prepReadv(r, ro, Array.from({ length: 1025 }, () => new Uint8Array(1)), 0, 4); // past UIO_MAXIOV
   t.same(submitAndWait(r, 4), new Map([[1, -EBADF], [2, -EISDIR], [3, -EBADF], [4, -EINVAL]]));
 });
 
@@ -167,19 +177,46 @@ t.test('limits: a full SQ and every slot in flight refuse with EBUSY', opts, asy
   r.prepFsync(fd, true, 3);
   r.prepFsync(fd, true, 4);
   t.equal(r.inflight, 4);
-  t.throws(() => r.prepReadv(fd, [new Uint8Array(512)], 0, 5), { code: 'EBUSY' }, 'every CQ slot taken');
+  t.throws(() => prepReadv(r, fd, [new Uint8Array(512)], 0, 5), { code: 'EBUSY' }, 'every CQ slot taken');
   t.same([...submitAndWait(r, 4).keys()].sort(), [1, 2, 3, 4]);
   t.equal(r.inflight, 0);
 });
 
 t.test('argument checks throw TypeErrors and leave nothing prepared', opts, async (t) => {
   const r = ring(t);
-  t.throws(() => r.prepReadv(0, 'x' as unknown as Uint8Array[], 0, 1), TypeError);
-  t.throws(() => r.prepReadv(0, [new Uint8Array(1), {} as Uint8Array], 0, 1), TypeError);
-  t.throws(() => r.prepWritev(0, [], 0, 'x' as unknown as number), TypeError);
+  const one = new Float64Array([0, 0, 1]);
+  t.throws(() => r.prepReadv(0, 'x' as unknown as Uint8Array[], one, 1, 0, 1), TypeError);
+  t.throws(() => r.prepReadv(0, [new Uint8Array(1), {} as Uint8Array], one, 1, 0, 1), TypeError);
+  t.throws(() => r.prepReadv(0, [new Uint8Array(1)], [0, 0, 1] as unknown as Float64Array, 1, 0, 1), TypeError);
+  t.throws(() => r.prepReadv(0, [new Uint8Array(1)], new Int32Array(3) as unknown as Float64Array, 1, 0, 1), TypeError);
+  t.throws(() => r.prepWritev(0, [], new Float64Array(0), 0, 0, 'x' as unknown as number), TypeError);
   t.throws(() => r.reap(new Uint8Array(8) as unknown as Int32Array), TypeError);
   t.equal(r.inflight, 0);
   t.equal(r.submit(), 0);
+});
+
+t.test('segments outside their base are refused with a RangeError, and nothing is prepared', opts, async (t) => {
+  const { fd } = tempDisk(t, 65536);
+  const r = ring(t);
+  const base = new Uint8Array(new ArrayBuffer(8192), 4096, 1024); // a base need not start its buffer
+  const bad: Array<[string, number[], number]> = [
+    ['past the end', [0, 1000, 25], 1],
+    ['a length past the end', [0, 0, 1025], 1],
+    ['a negative offset', [0, -1, 10], 1],
+    ['a fractional offset', [0, 0.5, 10], 1],
+    ['a NaN length', [0, 0, Number.NaN], 1],
+    ['no such base', [1, 0, 10], 1],
+    ['a negative base', [-1, 0, 10], 1],
+    ['the second of two segments', [0, 0, 512, 0, 512, 513], 2],
+    ['fewer triples than count', [0, 0, 512], 2],
+  ];
+  for (const [what, triples, count] of bad) {
+    t.throws(() => r.prepReadv(fd, [base], new Float64Array(triples), count, 0, 1), RangeError, what);
+  }
+  t.equal(r.inflight, 0, 'no slot was kept');
+  t.equal(r.submit(), 0, 'no SQE was prepared');
+  r.prepReadv(fd, [base], new Float64Array([0, 1000, 24]), 1, 0, 7);
+  t.same([...submitAndWait(r, 1)], [[7, 24]], 'the last byte of the base is in range');
 });
 
 t.test('close: waits for what is in flight, drops what is only prepared, is idempotent', opts, async (t) => {
@@ -187,10 +224,10 @@ t.test('close: waits for what is in flight, drops what is only prepared, is idem
   const r = n!.ioUringCreate(8);
   const efd = r.eventfd();
   const big = new Uint8Array(1 << 20).fill(5);
-  r.prepWritev(fd, [big], 0, 1);
+  prepWritev(r, fd, [big], 0, 1);
   r.prepFsync(fd, true, 2);
   r.submit();
-  r.prepWritev(fd, [new Uint8Array(512).fill(9)], 0, 3); // never submitted
+  prepWritev(r, fd, [new Uint8Array(512).fill(9)], 0, 3); // never submitted
   r.close();
   t.equal(r.inflight, 0);
   const back = new Uint8Array(1 << 20);
@@ -210,7 +247,7 @@ t.test('buffers stay alive while the kernel holds them, even with no JS referenc
   const { fd } = tempDisk(t, 2 << 20, 0x3c);
   const r = ring(t, 64);
   const sums: number[] = [];
-  for (let i = 0; i < 64; i++) r.prepReadv(fd, [new Uint8Array(16384), new Uint8Array(100)], i * 16384, i);
+  for (let i = 0; i < 64; i++) prepReadv(r, fd, [new Uint8Array(16384), new Uint8Array(100)], i * 16384, i);
   gc();
   gc();
   for (const [, res] of submitAndWait(r, 64)) sums.push(res);
@@ -229,12 +266,12 @@ t.test('works in worker threads, and a worker ending with I/O in flight waits fo
     const fd = fs.openSync(workerData.file, 'r+');
     const r = addon.ioUringCreate(4);
     const buf = new Uint8Array(4096);
-    r.prepReadv(fd, [buf], 0, 9);
+    r.prepReadv(fd, [buf], new Float64Array([0, 0, 4096]), 1, 0, 9);
     r.submit();
     const out = new Float64Array(2);
     while (r.reap(out) === 0);
     // Leave a 1 MiB write and an fsync in flight, unreaped, and end the thread.
-    r.prepWritev(fd, [new Uint8Array(1 << 20).fill(0x77)], 0, 1);
+    r.prepWritev(fd, [new Uint8Array(1 << 20).fill(0x77)], new Float64Array([0, 0, 1 << 20]), 1, 0, 1);
     r.prepFsync(fd, true, 2);
     r.submit();
     parentPort.postMessage([out[0], out[1], buf[0]]);

@@ -20,7 +20,8 @@ import * as fs from 'node:fs';
 import { getSystemErrorName } from 'node:util';
 import { native, type FdWatcher, type IoUring } from '../../shared/native.js';
 import type { BlockBackend } from './backend.js';
-import { FileBackend, errnoError, firstViews, skipBytes, totalLength, type FileBackendOptions } from './file.js';
+import { Segments } from './segments.js';
+import { FileBackend, errnoError, skipBytes, totalLength, type FileBackendOptions } from './file.js';
 
 /** SQ entries; the CQ has twice as many, the most operations in flight before requests wait here. */
 const RING_ENTRIES = 256;
@@ -72,6 +73,8 @@ export class UringFileBackend implements BlockBackend {
   private readonly sqEntries: number;
   private readonly cqes = new Float64Array(2 * REAP_BATCH);
   private readonly eventfdValue = new Uint8Array(8);
+  /** The iovecs of the op being prepared (the ring copies them). */
+  private readonly segments = new Segments();
   /** In-flight ops by id (the SQE's userData); `freeIds` are the holes. */
   private readonly ops: Array<Op | undefined> = [];
   private readonly freeIds: number[] = [];
@@ -190,8 +193,16 @@ export class UringFileBackend implements BlockBackend {
     }
     try {
       switch (op.kind) {
-        case READ: ring.prepReadv(this.fd, firstViews(op.bufs), op.position, op.id); break;
-        case WRITE: ring.prepWritev(this.fd, firstViews(op.bufs), op.position, op.id); break;
+        case READ: {
+          const s = this.segments.fill(op.bufs);
+          ring.prepReadv(this.fd, s.bases, s.triples, s.count, op.position, op.id);
+          break;
+        }
+        case WRITE: {
+          const s = this.segments.fill(op.bufs);
+          ring.prepWritev(this.fd, s.bases, s.triples, s.count, op.position, op.id);
+          break;
+        }
         default: ring.prepFsync(this.fd, true, op.id);
       }
     } catch (error) {

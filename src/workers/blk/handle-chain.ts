@@ -6,7 +6,7 @@ import type { BlockBackend } from '../backends/backend.js';
 import type { DescriptorChain } from '../virtq/chain.js';
 import { VIRTIO_BLK_S_IOERR, VIRTIO_BLK_S_OK } from '../../shared/virtio.js';
 import { startRequest, statusForError } from './execute.js';
-import { fillViews, setByteAt, sliceViews } from './iov.js';
+import { fillViews, sliceViews } from './iov.js';
 import { parseRequest } from './request.js';
 import type { BlkDeviceSettings } from './settings.js';
 
@@ -70,9 +70,11 @@ export function handleChainThen(
  * hand stale memory to the driver (reference/vduse-and-virtio-blk.md §1.8).
  */
 function complete(chain: DescriptorChain, status: number): number {
-  const last = chain.writableBytes - 1;
-  if (status !== VIRTIO_BLK_S_OK) fillViews(sliceViews(chain.writable, 0, last), 0);
-  setByteAt(chain.writable, last, status);
+  if (status !== VIRTIO_BLK_S_OK) fillViews(sliceViews(chain.writable, 0, chain.writableBytes - 1), 0);
+  // The status is the list's last byte, so the last view's (views are never
+  // empty: a zero-length descriptor faults): no walk over a large read's views.
+  const view = chain.writable[chain.writable.length - 1]!;
+  view[view.length - 1] = status;
   return chain.writableBytes;
 }
 

@@ -6,4 +6,4 @@ export type {
 export { parseRequest } from './request.js';
 export { executeRequest, startRequest, statusForError } from './execute.js';
 export { handleChain, handleChainThen, BLK_NO_STATUS } from './handle-chain.js';
-export { sliceViews, copyFromViews, copyToViews, fillViews, setByteAt } from './iov.js';
+export { sliceViews, copyFromViews, copyToViews, fillViews } from './iov.js';

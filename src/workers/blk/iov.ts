@@ -57,15 +57,3 @@ export function copyToViews(views: readonly Uint8Array[], src: Uint8Array): void
 export function fillViews(views: readonly Uint8Array[], value: number): void {
   for (const view of views) view.fill(value);
 }
-
-/** Sets the byte at `index` of the whole list (no-op when out of range). */
-export function setByteAt(views: readonly Uint8Array[], index: number, value: number): void {
-  let pos = 0;
-  for (const view of views) {
-    if (index < pos + view.length) {
-      view[index - pos] = value;
-      return;
-    }
-    pos += view.length;
-  }
-}

@@ -79,7 +79,7 @@ poll() {
 }
 show_log() { log "--- last lines of $1's log:"; tail -n 30 "$(bg_log "$1")" >&2 || true; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
-# thread_ticks PID: "COMM<TAB>utime+stime" for each thread (COMM may hold blanks)
+# thread_ticks PID: "COMM<TAB>utime+stime<TAB>stime" for each thread (COMM may hold blanks)
 thread_ticks() {
   local t st comm
   for t in /proc/"$1"/task/*; do
@@ -87,13 +87,14 @@ thread_ticks() {
     comm="${st#*(}"; comm="${comm%)*}"
     # shellcheck disable=SC2086
     set -- ${st##*) }   # $1 = state (field 3): utime, stime are fields 14, 15
-    printf '%s\t%s\n' "$comm" $((${12} + ${13}))
+    printf '%s\t%s\t%s\n' "$comm" $((${12} + ${13})) "${13}"
   done
 }
-# thread_cpu_json BEFORE AFTER: {"comm": seconds, ...} of the CPU time each thread
-# name (summed over threads of that name) used between two thread_ticks snapshots
+# thread_cpu_json BEFORE AFTER [COLUMN]: {"comm": seconds, ...} of the CPU time each
+# thread name (summed over threads of that name) used between two thread_ticks
+# snapshots; COLUMN 3 counts the time in the kernel only
 thread_cpu_json() {
-  awk -F'\t' -v hz="$CLK_TCK" 'NR == FNR { b[$1] += $2; next } { a[$1] += $2 }
+  awk -F'\t' -v hz="$CLK_TCK" -v c="${3:-2}" 'NR == FNR { b[$1] += $c; next } { a[$1] += $c }
     END { for (k in a) if (a[k] - b[k] > 0) printf "%s\t%.2f\n", k, (a[k] - b[k]) / hz }' "$1" "$2" |
     jq -R -s -c 'split("\n") | map(select(length > 0) | split("\t") | {(.[0]): (.[1] | tonumber)}) | add // {}'
 }
@@ -235,14 +236,16 @@ run_fio() {  # run_fio KEY QUEUES JOB JOBIDX POS ROUND
   meta="$(jq -cn --arg job "$job" --arg queues "$q" --arg server "$label" --arg key "$key" --arg dev "$dev" \
     --arg seq "$SEQ" --arg jidx "$jidx" --arg pos "$pos" --arg round "$round" --arg ticks "$((c1 - c0))" --arg hz "$CLK_TCK" \
     --arg t0 "$t0" --arg t1 "$t1" --argjson threads "$(thread_cpu_json "$out.t0" "$out.t1")" \
+    --argjson threads_sys "$(thread_cpu_json "$out.t0" "$out.t1" 3)" \
     '{job: $job, queues: ($queues|tonumber), server: $server, key: $key, dev: $dev, seq: ($seq|tonumber),
       job_index: ($jidx|tonumber), position: ($pos|tonumber), round: ($round|tonumber),
-      server_cpu_s: (($ticks|tonumber) / ($hz|tonumber)), server_thread_cpu_s: $threads,
+      server_cpu_s: (($ticks|tonumber) / ($hz|tonumber)), server_thread_cpu_s: $threads, server_thread_sys_s: $threads_sys,
       wall_s: (($t1|tonumber) - ($t0|tonumber))}')"
   emit VDUSE_BENCH_RESULT "$(jq -c --argjson meta "$meta" '{meta: $meta, fio: .}' "$out")"
   log "  $(jq -r '.jobs[0] | (if .write.iops > .read.iops then .write else .read end)
     | "\(.iops | floor) IOPS, mean latency \(.lat_ns.mean / 1000 | floor) us"' "$out"), server CPU $(awk -v t=$((c1 - c0)) -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", t / hz }') s"
-  log "  server threads (CPU s): $(thread_cpu_json "$out.t0" "$out.t1" | jq -r 'to_entries | sort_by(-.value) | map("\(.key)=\(.value)") | join(" ")')"
+  log "  server threads (CPU s): $(thread_cpu_json "$out.t0" "$out.t1" | jq -r 'to_entries | sort_by(-.value) | map("\(.key)=\(.value)") | join(" ")')" \
+    "(in the kernel: $(thread_cpu_json "$out.t0" "$out.t1" 3 | jq -r 'to_entries | sort_by(-.value) | map("\(.key)=\(.value)") | join(" ")'))"
 }
 
 warm_up() {  # warm_up KEY QUEUES: unmeasured I/O on a freshly attached server
