@@ -101,6 +101,10 @@ t.test('errors throw synchronously with the fs error shape; checks as the other 
   t.throws(() => readOnly.discard(0, 512), { code: 'EROFS' });
   t.throws(() => readOnly.readv(4096, [new Uint8Array(512)]), RangeError);
   t.equal(readOnly.readv(0, []), undefined, 'an empty read is done at once');
+  // Above poolAbove the same checks are the pool backend's.
+  const bulk = new SyncFileBackend(fd, 4096, { readOnly: true, poolAbove: 512 });
+  t.throws(() => bulk.writev(0, [new Uint8Array(1024)]), { code: 'EROFS' }, 'a large write to a read-only disk');
+  t.throws(() => bulk.readv(3584, [new Uint8Array(1024)]), RangeError, 'a large read past the end');
   t.ok(readBack(fd, 0, 4096).every((b) => b === 0xab), 'nothing was written');
 });
 

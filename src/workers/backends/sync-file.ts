@@ -30,7 +30,11 @@ export const SYNC_POOL_ABOVE = 64 * 1024;
 export interface SyncFileBackendOptions extends FileBackendOptions {
   /** Reads and writes of more bytes than this leave the queue's thread (default 64 KiB; Infinity: never). */
   readonly poolAbove?: number;
-  /** Takes the reads above `poolAbove` instead of libuv's pool; closed with this backend. */
+  /**
+   * Takes the reads above `poolAbove` instead of libuv's pool; closed with
+   * this backend. It must check ranges as a FileBackend of the same file and
+   * size does (a UringFileBackend does): they are not checked again here.
+   */
   readonly bulkReads?: BlockBackend & { readonly io: string };
 }
 
@@ -58,9 +62,10 @@ export class SyncFileBackend implements BlockBackend {
 
   /** preadv until `bufs` are full; end of file reads as zeroes (the file is shorter than the disk). */
   readv(offset: number, bufs: readonly Uint8Array[]): void | Promise<void> {
-    const length = this.file.checkRange(offset, totalLength(bufs));
-    if (length === 0) return;
+    const length = totalLength(bufs);
+    // bulkReads checks the range itself (one walk over a large read's views, not two).
     if (length > this.poolAbove) return this.bulkReads.readv(offset, bufs);
+    if (this.file.checkRange(offset, length) === 0) return;
     moveAll(fs.readvSync, this.fd, bufs, offset, (rest) => {
       for (const buf of rest) buf.fill(0);
     });
@@ -68,10 +73,10 @@ export class SyncFileBackend implements BlockBackend {
 
   /** pwritev until every byte is written. */
   writev(offset: number, bufs: readonly Uint8Array[]): void | Promise<void> {
+    const length = totalLength(bufs);
+    if (length > this.poolAbove) return this.file.writev(offset, bufs); // checks as below
     this.file.checkWritable();
-    const length = this.file.checkRange(offset, totalLength(bufs));
-    if (length === 0) return;
-    if (length > this.poolAbove) return this.file.writev(offset, bufs);
+    if (this.file.checkRange(offset, length) === 0) return;
     moveAll(fs.writevSync, this.fd, bufs, offset, () => {
       throw errnoError('EIO', 'pwritev wrote nothing');
     });

@@ -40,6 +40,8 @@ interface Op {
   readonly id: number;
   readonly kind: Kind;
   bufs: readonly Uint8Array[];
+  /** Bytes of `bufs` (left to transfer). */
+  length: number;
   position: number;
   /** Set on completion while the call that started it is still on the stack (no promise yet). */
   done: boolean;
@@ -119,22 +121,24 @@ export class UringFileBackend implements BlockBackend {
   get writethrough(): boolean { return this.file.writethrough; }
 
   readv(offset: number, bufs: readonly Uint8Array[]): void | Promise<void> {
-    if (this.file.checkRange(offset, totalLength(bufs)) === 0) return;
+    const length = this.file.checkRange(offset, totalLength(bufs));
+    if (length === 0) return;
     if (this.ring === null) return this.file.readv(offset, bufs);
-    return this.run(READ, bufs, offset);
+    return this.run(READ, bufs, length, offset);
   }
 
   writev(offset: number, bufs: readonly Uint8Array[]): void | Promise<void> {
     this.file.checkWritable();
-    if (this.file.checkRange(offset, totalLength(bufs)) === 0) return;
+    const length = this.file.checkRange(offset, totalLength(bufs));
+    if (length === 0) return;
     if (this.ring === null || this.writeIo === 'threads') return this.file.writev(offset, bufs);
-    return this.run(WRITE, bufs, offset);
+    return this.run(WRITE, bufs, length, offset);
   }
 
   /** fdatasync as an SQE (it always completes on an io-wq thread, never inline). */
   flush(): void | Promise<void> {
     if (this.ring === null) return this.file.flush();
-    return this.run(FSYNC, [], 0);
+    return this.run(FSYNC, [], 0, 0);
   }
 
   discard(offset: number, length: number): void | Promise<void> {
@@ -157,8 +161,8 @@ export class UringFileBackend implements BlockBackend {
   }
 
   /** Starts an op; returns nothing when it completed inline, else a promise of its completion. */
-  private run(kind: Kind, bufs: readonly Uint8Array[], position: number): void | Promise<void> {
-    const op = this.newOp(kind, bufs, position);
+  private run(kind: Kind, bufs: readonly Uint8Array[], length: number, position: number): void | Promise<void> {
+    const op = this.newOp(kind, bufs, length, position);
     this.enqueue(op);
     this.pump();
     if (op.done) {
@@ -171,9 +175,9 @@ export class UringFileBackend implements BlockBackend {
     });
   }
 
-  private newOp(kind: Kind, bufs: readonly Uint8Array[], position: number): Op {
+  private newOp(kind: Kind, bufs: readonly Uint8Array[], length: number, position: number): Op {
     const id = this.freeIds.pop() ?? this.ops.length;
-    const op: Op = { id, kind, bufs, position, done: false, redone: false, error: null, resolve: null, reject: null };
+    const op: Op = { id, kind, bufs, length, position, done: false, redone: false, error: null, resolve: null, reject: null };
     this.ops[id] = op;
     return op;
   }
@@ -305,9 +309,9 @@ export class UringFileBackend implements BlockBackend {
 
   private advance(op: Op, res: number): void {
     if (res < 0) return this.settle(op, uringError(-res, op.kind));
-    if (op.kind === FSYNC) return this.settle(op, null);
+    // The whole transfer, the usual case: no walk over the views.
+    if (op.kind === FSYNC || res >= op.length) return this.settle(op, null);
     const rest = skipBytes(op.bufs, res);
-    if (rest.length === 0) return this.settle(op, null);
     if (res === 0) {
       // The same rules as FileBackend: end of file reads as zeroes (the file
       // is shorter than the disk); a write that moves nothing is an error.
@@ -316,6 +320,7 @@ export class UringFileBackend implements BlockBackend {
       return this.settle(op, null);
     }
     op.bufs = rest;
+    op.length -= res;
     op.position += res;
     this.enqueue(op);
   }
