@@ -28,12 +28,16 @@ export class Segments {
     const bases = this.bases;
     const triples = this.triples;
     bases.length = 0;
+    // Views of one request are nearly always in the buffer of the one before.
+    let lastBuffer: ArrayBufferLike | null = null;
+    let k = 0;
     for (let i = 0; i < n; i++) {
       const view = views[i]!;
       const buffer = view.buffer;
-      // Views of one request are nearly always in the buffer of the one before.
-      let k = bases.length - 1;
-      if (k < 0 || bases[k]!.buffer !== buffer) k = baseIndex(bases, buffer);
+      if (buffer !== lastBuffer) {
+        k = baseIndex(bases, buffer);
+        lastBuffer = buffer;
+      }
       triples[3 * i] = k;
       triples[3 * i + 1] = view.byteOffset;
       triples[3 * i + 2] = view.byteLength;
