@@ -112,12 +112,15 @@ rm -f "$VM_WORK_DIR/seed"
 assert_eq $((IMAGE_MB * 1048576)) "$(stat -c %s "$IMG")" "image size"
 log "image ready in $((SECONDS - t0))s (${seed_mb} MiB of /dev/urandom, repeated); $(df -h /tmp | tail -1)"
 
+CLOCKSOURCE="$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null || echo unknown)"
+log "clocksource: $CLOCKSOURCE (available: $(cat /sys/devices/system/clocksource/clocksource0/available_clocksource 2>/dev/null))"
 emit VDUSE_BENCH_INFO "$(jq -cn \
   --arg kernel "$(uname -r)" --arg cpus "$(nproc)" --arg mem "$(awk '/MemTotal/ {print $2}' /proc/meminfo)" \
+  --arg clocksource "$CLOCKSOURCE" \
   --arg fio "$(fio --version)" --arg qsd "$(qemu-storage-daemon --version | head -1)" \
   --arg node "$("$(node_bin)" --version)" --arg image_mb "$IMAGE_MB" --arg runtime "$RUNTIME" --arg ramp "$RAMP" \
   --arg queues "$QUEUES" --arg queue_size "$QUEUE_SIZE" --arg fill_s "$((SECONDS - t0))" --arg warmup "$WARMUP" --arg rounds "$ROUNDS" \
-  '{kernel: $kernel, cpus: ($cpus|tonumber), mem_kib: ($mem|tonumber), fio: $fio, qsd: $qsd, node: $node,
+  '{kernel: $kernel, clocksource: $clocksource, cpus: ($cpus|tonumber), mem_kib: ($mem|tonumber), fio: $fio, qsd: $qsd, node: $node,
     image_mb: ($image_mb|tonumber), runtime_s: ($runtime|tonumber), ramp_s: ($ramp|tonumber),
     queues: ($queues|split(" ")|map(select(length>0)|tonumber)), queue_size: ($queue_size|tonumber),
     image_fill_s: ($fill_s|tonumber), warmup_s: ($warmup|tonumber), rounds: ($rounds|tonumber)}')"
