@@ -15,6 +15,7 @@ import { featureProblem, statusActions } from './status.js';
 import { QueueHost } from './queue-host.js';
 import { setIrqAffinity } from './irq-affinity.js';
 import { checkBackendFits } from './backend-fit.js';
+import { probeBackend } from './backend-probe.js';
 import type { AttachResult, VduseDeviceChannel, VduseTransport } from '../shared/transport.js';
 
 export interface DeviceServerOptions {
@@ -61,6 +62,7 @@ export class DeviceServer {
     // queue worker's first file I/O would start it on that worker's CPU only.
     await stat('/');
     checkBackendFits(o.backend, o.shape.size);
+    await probeBackend(o.backend, o.shape.size, (o.logger ?? silentLogger()).child({ device: o.shape.name }));
     const channel = await o.transport.createDevice(o.shape.name, devConfig(o.shape));
     const server = new DeviceServer(o, channel);
     try {

@@ -3,31 +3,16 @@
  * block, starts the thread (referenced only by file URL: the control plane
  * never imports worker code), and stops it. All waits are asynchronous.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { native } from '../shared/native.js';
 import { QueueControl, QueueState } from '../shared/queue-control.js';
 import { WorkerError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { QueueWorkerData, WorkerMessage } from '../shared/worker-data.js';
+import { startWorker } from './worker-start.js';
 
 const QUEUE_WORKER_URL = new URL('../workers/queue-worker.js', import.meta.url);
 const ONE = new Uint8Array(new BigUint64Array([1n]).buffer);
-
-/**
- * Flags for queue workers: the parent's, less module loaders and preloads.
- * Workers run only our own compiled code, and a loader (a test runner's
- * TypeScript hook, a coverage tool) costs each worker seconds to start.
- */
-function workerExecArgv(): string[] {
-  const out: string[] = [];
-  const argv = process.execArgv;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (/^--(import|loader|experimental-loader|require)$/.test(a) || a === '-r') i++;
-    else if (!/^--(import|loader|experimental-loader|require)=/.test(a)) out.push(a);
-  }
-  return out;
-}
 
 /** What to start a worker with; the host adds the fds and the control block. */
 export type QueueSpec = Omit<QueueWorkerData, 'kickFd' | 'wakeFd' | 'control'>;
@@ -48,8 +33,7 @@ export class QueueHost {
     this.kickFd = n.eventfd(0, flags);
     this.wakeFd = n.eventfd(0, flags);
     const data: QueueWorkerData = { ...spec, kickFd: this.kickFd, wakeFd: this.wakeFd, control: this.control.buffer };
-    this.worker = new Worker(QUEUE_WORKER_URL, { workerData: data, name: `vduse-q${spec.queueIndex}`,
-      execArgv: workerExecArgv() });
+    this.worker = startWorker(QUEUE_WORKER_URL, { workerData: data, name: `vduse-q${spec.queueIndex}` }, log);
     this.worker.on('message', (m: WorkerMessage) => this.onMessage(m));
     this.worker.on('error', (err) => log.error({ queue: spec.queueIndex, err }, 'queue worker crashed'));
     this.exited = new Promise((resolve) => this.worker.once('exit', resolve));

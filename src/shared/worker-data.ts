@@ -58,6 +58,10 @@ export type BackendDescriptor =
    * path, a path relative to the working directory, or a package name)
    * exports a factory `exportName` (default `createBackend`), called as
    * `factory(options, context)`, returning a BlockBackend or a promise of one.
+   * DeviceServer.create calls it once first, in a worker, for queue 0, and
+   * closes that backend at once: a module that fails to load or open, or a
+   * backend smaller than the device, fails create() with a BackendError
+   * before the device exists.
    */
   | { readonly kind: 'module'; readonly specifier: string; readonly exportName?: string; readonly options?: unknown };
 
@@ -106,3 +110,13 @@ export type WorkerMessage =
   | { type: 'started'; queueIndex: number; tid: number; cpus: number[]; io?: string }
   | { type: 'queue-failed'; queueIndex: number; reason: string }
   | { type: 'error'; queueIndex: number; message: string };
+
+/** workerData of the backend probe (src/workers/backend-probe.ts). */
+export interface BackendProbeData {
+  backend: BackendDescriptor;
+  /** Bytes the device will have: the backend must hold at least as many. */
+  deviceSize: number;
+}
+
+/** The probe's one message: the backend opened and fits, or why not. */
+export type BackendProbeResult = { ok: true } | { ok: false; message: string };

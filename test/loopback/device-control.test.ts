@@ -305,3 +305,51 @@ t.test('a backend smaller than the device is refused before the device exists', 
   t.equal(c.status, VIRTIO_BLK_S_OK);
   t.ok(c.data.every((b) => b === 0x3c), 'reads the memfd');
 });
+
+t.test('a module backend that fails to load, open or fit is refused before the device exists', async (t) => {
+  const { BackendError } = await import('../../src/shared/errors.js');
+  const specifier = new URL('../helpers/probe-backends.js', import.meta.url).href;
+  const bad: Array<[string, string | undefined, unknown, RegExp]> = [
+    ['a factory that throws', 'throwing', undefined, /probe-backends\.js#throwing: no such volume: vol-7/],
+    ['a factory that rejects', 'rejecting', undefined, /store unreachable/],
+    ['a backend smaller than the device', 'sized', { size: 1 << 20 }, /holds 1048576 bytes, less than the 4194304-byte device/],
+    ['an export that is not a function', 'notAFunction', undefined, /does not export a function "notAFunction"/],
+  ];
+  for (const [what, exportName, options, message] of bad) {
+    const backendOverride = { kind: 'module' as const, specifier, ...(exportName ? { exportName } : {}), options };
+    const err = await startLoopback({ shape: { name: 'probed', size: 4 << 20 }, backendOverride }).then(() => null, (e: unknown) => e);
+    t.ok(err instanceof BackendError, `${what}: a BackendError`);
+    t.match((err as Error).message, message, `${what}: says why`);
+  }
+  const missing = { kind: 'module' as const, specifier: new URL('../helpers/no-such-backend.js', import.meta.url).href };
+  await t.rejects(startLoopback({ shape: { name: 'probed', size: 4 << 20 }, backendOverride: missing }), BackendError, 'a module that is not there');
+  // Nothing was left behind: the name is free, and a module that fits serves.
+  const f = await startLoopback({ shape: { name: 'probed', size: 4 << 20 },
+    backendOverride: { kind: 'module', specifier, exportName: 'sized', options: { size: 4 << 20 } } });
+  t.teardown(() => f.close());
+  const w = await f.driver.write(0, 8, new Uint8Array(4096).fill(0x5e));
+  t.equal(w.status, VIRTIO_BLK_S_OK);
+  const c = await f.driver.read(0, 8, 4096);
+  t.equal(c.status, VIRTIO_BLK_S_OK);
+  t.ok(c.data.every((b) => b === 0x5e), 'the module backend serves');
+});
+
+t.test('a process started with flags that Node refuses for workers still starts its queues', async (t) => {
+  const { spawnSync } = await import('node:child_process');
+  const fixture = new URL('../helpers/loopback-fixture.js', import.meta.url).href;
+  const code = `
+    const { startLoopback } = await import(${JSON.stringify(fixture)});
+    const f = await startLoopback();
+    const w = await f.driver.write(0, 0, new Uint8Array(512).fill(94));
+    const r = await f.driver.read(0, 0, 512);
+    await f.close();
+    console.log(JSON.stringify({ write: w.status, read: r.status, byte: r.data[511] }));`;
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS;
+  // --single-threaded-gc is a process-wide V8 flag: new Worker() refuses it in execArgv.
+  const r = spawnSync(process.execPath, ['--single-threaded-gc', '--input-type=module', '-e', code],
+    { encoding: 'utf8', timeout: 60_000, env });
+  t.equal(r.status, 0, r.stderr);
+  const last = r.stdout.trim().split('\n').pop();
+  t.same(last ? JSON.parse(last) : null, { write: 0, read: 0, byte: 94 }, 'the queue served a write and a read');
+});
