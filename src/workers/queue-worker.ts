@@ -8,6 +8,8 @@ import { native, type FdWatcher } from '../shared/native.js';
 import { QueueControl, QueueState } from '../shared/queue-control.js';
 import type { DeviceDescriptor, QueueWorkerData, WorkerMessage } from '../shared/worker-data.js';
 import { openBackend } from './backends/index.js';
+import { FailingBackend } from './backends/failing.js';
+import { VIRTIO_BLK_SECTOR_SIZE } from '../shared/virtio.js';
 import type { DeviceOps } from './device/device-ops.js';
 import { LoopbackDeviceOps } from './device/loopback-ops.js';
 import { VduseDeviceOps } from './device/vduse-ops.js';
@@ -35,7 +37,12 @@ async function main(): Promise<void> {
   if (data.cpu !== null) n.setAffinity([data.cpu]);
   const device = deviceOps(data.device);
   const memory = new IovaMap(device);
-  const backend = await openBackend(data.backend, { queueIndex: data.queueIndex });
+  const backend = await openBackend(data.backend, { queueIndex: data.queueIndex }).catch((err: unknown) => {
+    const error = err instanceof Error ? err : new Error(String(err));
+    post({ type: 'error', queueIndex: data.queueIndex,
+      message: `the backend did not open, so every request on this queue fails: ${error.stack ?? error.message}` });
+    return new FailingBackend(data.blk.capacitySectors * VIRTIO_BLK_SECTOR_SIZE, error);
+  });
   const loop = new QueueLoop({
     queueIndex: data.queueIndex,
     ring: data.ring,

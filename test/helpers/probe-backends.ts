@@ -20,3 +20,9 @@ export function sized(options: { size: number }): BlockBackend {
 }
 
 export const notAFunction = 42;
+
+/** A RAM disk for queue 0 (so the probe passes), an error for every other queue. */
+export function onlyQueue0(options: { size: number }, context: { queueIndex: number }): BlockBackend {
+  if (context.queueIndex !== 0) throw new Error(`queue ${context.queueIndex}: no path to the volume`);
+  return sized(options);
+}

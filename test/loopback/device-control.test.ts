@@ -353,3 +353,15 @@ t.test('a process started with flags that Node refuses for workers still starts 
   const last = r.stdout.trim().split('\n').pop();
   t.same(last ? JSON.parse(last) : null, { write: 0, read: 0, byte: 94 }, 'the queue served a write and a read');
 });
+
+t.test('a queue whose backend does not open once the driver is ready fails its requests instead of leaving them', async (t) => {
+  const specifier = new URL('../helpers/probe-backends.js', import.meta.url).href;
+  const f = await startLoopback({ shape: { queues: 2, size: 4 << 20 },
+    backendOverride: { kind: 'module', specifier, exportName: 'onlyQueue0', options: { size: 4 << 20 } } });
+  t.teardown(() => f.close());
+  const bad = await Promise.all([f.driver.read(1, 0, 4096), f.driver.write(1, 8, new Uint8Array(512)), f.driver.flush(1)]);
+  t.same(bad.map((c) => c.status), [VIRTIO_BLK_S_IOERR, VIRTIO_BLK_S_IOERR, VIRTIO_BLK_S_IOERR], 'queue 1 answers IOERR');
+  t.equal((await f.driver.write(0, 8, new Uint8Array(512).fill(7))).status, VIRTIO_BLK_S_OK, 'queue 0 serves');
+  const c = await f.driver.read(0, 8, 512);
+  t.ok(c.status === VIRTIO_BLK_S_OK && c.data.every((b) => b === 7), 'and reads back');
+});
