@@ -7,13 +7,21 @@
 import { fstatSync } from 'node:fs';
 import { BackendError } from '../shared/errors.js';
 import type { BackendDescriptor } from '../shared/worker-data.js';
+import { fileIoMode } from '../shared/file-io.js';
 
-/** Throws {@link BackendError} when `backend` is known to be smaller than `deviceSize` bytes. */
+/**
+ * Throws {@link BackendError} when `backend` is known to be smaller than
+ * `deviceSize` bytes, or, for a file, when VDUSE_BLK_IO names no I/O mode.
+ */
 export function checkBackendFits(backend: BackendDescriptor, deviceSize: number): void {
   let size: number;
   let what: string;
   switch (backend.kind) {
-    case 'file': size = backend.size; what = `file backend (fd ${backend.fd})`; break;
+    case 'file':
+      checkFileIo();
+      size = backend.size;
+      what = `file backend (fd ${backend.fd})`;
+      break;
     case 'memory': size = backend.buffer.byteLength; what = 'memory backend (SharedArrayBuffer)'; break;
     case 'memfd': {
       let fileSize: number;
@@ -30,5 +38,14 @@ export function checkBackendFits(backend: BackendDescriptor, deviceSize: number)
   }
   if (size < deviceSize) {
     throw new BackendError(`${what} holds ${size} bytes, less than the ${deviceSize}-byte device`);
+  }
+}
+
+/** VDUSE_BLK_IO is read by every queue worker: a bad value is refused here, before the device exists. */
+function checkFileIo(): void {
+  try {
+    fileIoMode(process.env['VDUSE_BLK_IO']);
+  } catch (err) {
+    throw new BackendError((err as Error).message, { cause: err });
   }
 }

@@ -297,6 +297,16 @@ t.test('a backend smaller than the device is refused before the device exists', 
   for (const [what, options] of small) {
     await t.rejects(startLoopback(options), BackendError, what);
   }
+  // VDUSE_BLK_IO is read by each queue worker: a bad value is refused up front too.
+  const saved = process.env['VDUSE_BLK_IO'];
+  process.env['VDUSE_BLK_IO'] = 'bogus';
+  try {
+    await t.rejects(startLoopback({ shape: { size: 1 << 20 }, backend: 'file' }),
+      { name: 'BackendError', message: /VDUSE_BLK_IO=bogus: expected auto, uring, threads, sync/ }, 'a bad VDUSE_BLK_IO');
+  } finally {
+    if (saved === undefined) delete process.env['VDUSE_BLK_IO'];
+    else process.env['VDUSE_BLK_IO'] = saved;
+  }
   // The same memfd serves a device of its own size.
   const f = await startLoopback({ shape: { size: 1 << 20 }, backendOverride: ram.descriptor });
   t.teardown(() => f.close());

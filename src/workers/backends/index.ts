@@ -7,6 +7,8 @@
 import * as fs from 'node:fs';
 import type { BlockBackend } from './backend.js';
 import type { BackendDescriptor } from '../../shared/worker-data.js';
+import { fileIoMode } from '../../shared/file-io.js';
+export type { FileIo } from '../../shared/file-io.js';
 import { FileBackend } from './file.js';
 import { MemoryBackend } from './memory.js';
 import { SyncFileBackend } from './sync-file.js';
@@ -44,9 +46,6 @@ const URING_UNAVAILABLE = new Set(['ENOSYS', 'EPERM', 'EACCES', 'ENOMEM']);
 /** statfs f_type of file systems whose files live in memory: tmpfs, ramfs, hugetlbfs. */
 const MEMORY_FS_TYPES = new Set([0x01021994, 0x858458f6, 0x958458f6]);
 
-/** How a file backend does its reads and writes (VDUSE_BLK_IO). */
-export type FileIo = 'auto' | 'uring' | 'threads' | 'sync';
-const FILE_IO: readonly string[] = ['auto', 'uring', 'threads', 'sync'] satisfies FileIo[];
 
 /**
  * A file backend, its I/O chosen by `io` (VDUSE_BLK_IO; default 'auto'):
@@ -65,8 +64,7 @@ export function openFileBackend(
   descriptor: FileDescriptor, io?: string,
 ): FileBackend | UringFileBackend | SyncFileBackend {
   const options = { readOnly: descriptor.readOnly };
-  const mode = io === undefined || io === '' ? 'auto' : io;
-  if (!FILE_IO.includes(mode)) throw new TypeError(`VDUSE_BLK_IO=${io}: expected ${FILE_IO.join(', ')}`);
+  const mode = fileIoMode(io);
   if (mode === 'threads') return new FileBackend(descriptor.fd, descriptor.size, options);
   if (mode === 'sync' || (mode === 'auto' && onMemoryFileSystem(descriptor.fd))) {
     const bulkReads = uringOrNull(descriptor, options);

@@ -148,6 +148,8 @@ start_qsd() {  # start_qsd KEY QUEUES
   SRV_DEV[$key]="/dev/$(_first_block_of "$name")"
 }
 
+attached_or_gone() { grep -q '"msg":"device attached"' "$(bg_log "$1")" || ! bg_alive "$1"; }
+
 start_ours() {  # start_ours KEY QUEUES [serve options...]; OURS_ENV: 'K=V ...', OURS_CLI: cli.js for this server
   local key="$1" q="$2"; shift 2
   local name="bours${key#ours}$q" bg="$key-q$q" dev
@@ -157,7 +159,9 @@ start_ours() {  # start_ours KEY QUEUES [serve options...]; OURS_ENV: 'K=V ...',
   SRV_LABEL[$key]="vduse-blk${OURS_CLI:+ cli $OURS_CLI}${OURS_ENV:+ env $OURS_ENV}${*:+ $*}"
   start_bg "$bg" env "${envs[@]}" "$(node_bin)" "${OURS_CLI:-$(cli_js)}" serve --name "$name" --file "$IMG" \
     --queues "$q" --queue-size "$QUEUE_SIZE" --log-level debug "$@"
-  if ! poll 90 grep -q '"msg":"device attached"' "$(bg_log "$bg")"; then
+  # Stop waiting as soon as the server is gone: a failed start costs no 90 s.
+  poll 90 attached_or_gone "$bg" || true
+  if ! grep -q '"msg":"device attached"' "$(bg_log "$bg")"; then
     show_log "$bg"; bench_error "vduse-blk serve did not log 'device attached' for $name" "${SRV_LABEL[$key]}" "$q"; return 1
   fi
   dev="$(grep -m1 '"msg":"device attached"' "$(bg_log "$bg")" | sed -n 's/.*"blockDevice":"\([^"]*\)".*/\1/p')"
