@@ -47,11 +47,11 @@ export class DeviceServer {
   private readonly stoppedAt = new Map<number, number>();
   private attached = false;
   private stopping: Promise<void> | null = null;
-  private readonly log: Logger;
   readonly offered: bigint;
 
-  private constructor(private readonly o: DeviceServerOptions, private readonly channel: VduseDeviceChannel) {
-    this.log = (o.logger ?? silentLogger()).child({ device: o.shape.name });
+  private constructor(
+    private readonly o: DeviceServerOptions, private readonly channel: VduseDeviceChannel, private readonly log: Logger,
+  ) {
     this.offered = offeredFeatures(o.shape);
   }
 
@@ -62,9 +62,10 @@ export class DeviceServer {
     // queue worker's first file I/O would start it on that worker's CPU only.
     await stat('/');
     checkBackendFits(o.backend, o.shape.size);
-    await probeBackend(o.backend, o.shape.size, (o.logger ?? silentLogger()).child({ device: o.shape.name }));
+    const log = (o.logger ?? silentLogger()).child({ device: o.shape.name });
+    await probeBackend(o.backend, o.shape.size, log);
     const channel = await o.transport.createDevice(o.shape.name, devConfig(o.shape));
-    const server = new DeviceServer(o, channel);
+    const server = new DeviceServer(o, channel, log);
     try {
       for (let q = 0; q < o.shape.queues; q++) channel.vqSetup(q, o.shape.queueSize);
     } catch (err) {

@@ -316,9 +316,11 @@ t.test('a backend smaller than the device is refused before the device exists', 
   t.ok(c.data.every((b) => b === 0x3c), 'reads the memfd');
 });
 
+/** Module backends that fail in one way each (test/helpers/probe-backends.ts). */
+const specifier = new URL('../helpers/probe-backends.js', import.meta.url).href;
+
 t.test('a module backend that fails to load, open or fit is refused before the device exists', async (t) => {
   const { BackendError } = await import('../../src/shared/errors.js');
-  const specifier = new URL('../helpers/probe-backends.js', import.meta.url).href;
   const bad: Array<[string, string | undefined, unknown, RegExp]> = [
     ['a factory that throws', 'throwing', undefined, /probe-backends\.js#throwing: no such volume: vol-7/],
     ['a factory that rejects', 'rejecting', undefined, /store unreachable/],
@@ -365,7 +367,6 @@ t.test('a process started with flags that Node refuses for workers still starts 
 });
 
 t.test('a queue whose backend does not open once the driver is ready fails its requests instead of leaving them', async (t) => {
-  const specifier = new URL('../helpers/probe-backends.js', import.meta.url).href;
   const f = await startLoopback({ shape: { queues: 2, size: 4 << 20 },
     backendOverride: { kind: 'module', specifier, exportName: 'onlyQueue0', options: { size: 4 << 20 } } });
   t.teardown(() => f.close());

@@ -8,7 +8,6 @@ import * as fs from 'node:fs';
 import type { BlockBackend } from './backend.js';
 import type { BackendDescriptor } from '../../shared/worker-data.js';
 import { fileIoMode } from '../../shared/file-io.js';
-export type { FileIo } from '../../shared/file-io.js';
 import { FileBackend } from './file.js';
 import { MemoryBackend } from './memory.js';
 import { SyncFileBackend } from './sync-file.js';
