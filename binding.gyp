@@ -16,6 +16,7 @@
             "native/mmap.cc",
             "native/netlink.cc",
             "native/poll.cc",
+            "native/segments.cc",
             "native/thread.cc",
             "native/watch.cc"
           ],

@@ -26,6 +26,7 @@
 #include "args.h"
 #include "errors.h"
 #include "io-uring.h"
+#include "segments.h"
 
 namespace vduse {
 
@@ -75,56 +76,29 @@ class IoUringObject : public Napi::ObjectWrap<IoUringObject> {
   void PrepReadv(const Napi::CallbackInfo& info) { PrepVectored(info, IORING_OP_READV); }
   void PrepWritev(const Napi::CallbackInfo& info) { PrepVectored(info, IORING_OP_WRITEV); }
 
-  // (fd, bases: ArrayBufferView[], segments: Float64Array, count, offset, userData)
-  //
-  // The buffers come as `count` triples [base index, byte offset, length]
-  // into `bases` (one per distinct buffer, usually one): an N-API call per
-  // view cost ~150-200 ns on the host (much more in an emulated guest), a
-  // triple read from a Float64Array costs nothing. Every triple is checked
-  // to lie inside its base, so the kernel only ever sees JS-owned memory.
+  // (fd, bases: ArrayBufferView | ArrayBufferView[], segments: Float64Array, count, offset, userData)
+  // The iovecs come as triples (segments.h), each checked against its base.
   void PrepVectored(const Napi::CallbackInfo& info, uint8_t opcode) {
     Napi::Env env = info.Env();
     int fd = Int32Arg(info, 0, "fd");
-    if (!info[1].IsArray()) ThrowTypeError(env, "bases", "an array of Uint8Arrays");
-    auto bases = info[1].As<Napi::Array>();
-    size_t segmentsLength = 0;
-    const double* segments = Float64ArrayData(env, info[2], "segments", &segmentsLength);
     uint32_t count = Uint32Arg(info, 3, "count");
     int64_t offset = Int64Arg(info, 4, "offset");
     double userData = NumberArg(info, 5, "userData");
-    if (segmentsLength / 3 < count) ThrowRangeError(env, "segments holds fewer than count triples");
+    // Built before a slot is taken, so a refusal leaves nothing to undo.
+    SegmentIovecs(env, info[1], info[2], count, &baseBytes_, &iovScratch_);
+    uint32_t baseCount = static_cast<uint32_t>(baseBytes_.size());
 
-    uint32_t baseCount = bases.Length();
-    baseBytes_.resize(baseCount);
-    napi_value keep = bases;
-    for (uint32_t k = 0; k < baseCount; k++) {
-      napi_value view = nullptr;
-      if (napi_get_element(env, bases, k, &view) != napi_ok || !BytesOf(env, view, &baseBytes_[k])) {
-        ThrowTypeError(env, "bases", "an array of Uint8Arrays");
-      }
-      if (baseCount == 1) keep = view;
-    }
-    uint32_t index = TakeSlot(env);
-    Slot& slot = slots_[index];
-    slot.iov.resize(count);
-    for (uint32_t k = 0; k < count; k++) {
-      double base = segments[3 * k], at = segments[3 * k + 1], length = segments[3 * k + 2];
-      // Negated so that NaN fails too; integers below 2^53 compare exactly.
-      if (!(base >= 0 && base < baseCount && base == std::trunc(base) && at >= 0 && at == std::trunc(at) &&
-            length >= 0 && length == std::trunc(length) &&
-            at + length <= static_cast<double>(baseBytes_[static_cast<uint32_t>(base)].length))) {
-        ReleaseSlot(index);
-        ThrowRangeError(env, "a segment lies outside its base");
-      }
-      const Bytes& bytes = baseBytes_[static_cast<uint32_t>(base)];
-      slot.iov[k] = iovec{static_cast<uint8_t*>(bytes.data) + static_cast<size_t>(at), static_cast<size_t>(length)};
-    }
     // One base (the common case) is referenced directly. Several are copied
     // into an array of our own: the caller may reuse its array, and a base no
     // longer referenced could be collected under the kernel.
-    if (baseCount != 1) {
+    napi_value bases = info[1];
+    napi_value keep = bases;
+    bool isArray = false;
+    napi_is_array(env, bases, &isArray);
+    if (isArray && baseCount == 1) {
+      napi_get_element(env, bases, 0, &keep);
+    } else if (isArray) {
       if (napi_create_array_with_length(env, baseCount, &keep) != napi_ok) {
-        ReleaseSlot(index);
         throw Napi::Error::New(env, "io_uring_prep: cannot allocate");
       }
       for (uint32_t k = 0; k < baseCount; k++) {
@@ -133,6 +107,9 @@ class IoUringObject : public Napi::ObjectWrap<IoUringObject> {
         napi_set_element(env, keep, k, view);
       }
     }
+    uint32_t index = TakeSlot(env);
+    Slot& slot = slots_[index];
+    slot.iov.assign(iovScratch_.begin(), iovScratch_.end());
 
     io_uring_sqe* sqe = TakeSqe(env, index);
     sqe->opcode = opcode;
@@ -141,22 +118,6 @@ class IoUringObject : public Napi::ObjectWrap<IoUringObject> {
     sqe->addr = reinterpret_cast<uintptr_t>(slot.iov.data());
     sqe->len = count;
     Commit(env, sqe, index, userData, keep);
-  }
-
-  static const double* Float64ArrayData(Napi::Env env, napi_value value, const char* name, size_t* length) {
-    napi_typedarray_type type;
-    void* data = nullptr;
-    bool is = false;
-    napi_is_typedarray(env, value, &is);
-    if (!is || napi_get_typedarray_info(env, value, &type, length, &data, nullptr, nullptr) != napi_ok ||
-        type != napi_float64_array) {
-      ThrowTypeError(env, name, "a Float64Array");
-    }
-    return static_cast<const double*>(data);
-  }
-
-  [[noreturn]] static void ThrowRangeError(Napi::Env env, const char* message) {
-    throw Napi::RangeError::New(env, std::string("io_uring_prep: ") + message);
   }
 
   // (fd, datasync, userData)
@@ -333,6 +294,7 @@ class IoUringObject : public Napi::ObjectWrap<IoUringObject> {
   std::vector<Slot> slots_;
   std::vector<uint32_t> free_;
   std::vector<Bytes> baseBytes_;  // scratch for PrepVectored, capacity kept
+  std::vector<iovec> iovScratch_;  // likewise
   int eventfd_ = -1;
   bool inCleanupHook_ = false;
   Napi::ObjectReference self_;

@@ -45,15 +45,16 @@ export interface IoUring {
   /**
    * Prepares preadv(fd, iov, offset), the iovecs given as `count` triples in
    * `segments`: [index into `bases`, byte offset in that base, byte length]
+   * (`bases` may be the only base itself rather than an array of one)
    * (`Segments` in src/workers/backends/segments.ts makes them from views).
    * Throws a RangeError when a triple lies outside its base, EBUSY when the
    * SQ is full (submit first) or `cqEntries` operations are already in
    * flight. The kernel refuses more than 1024 iovecs (UIO_MAXIOV) with
    * -EINVAL in the completion. `bases` and `segments` may be reused at once.
    */
-  prepReadv(fd: number, bases: readonly Uint8Array[], segments: Float64Array, count: number, offset: number, userData: number): void;
+  prepReadv(fd: number, bases: Uint8Array | readonly Uint8Array[], segments: Float64Array, count: number, offset: number, userData: number): void;
   /** Prepares pwritev(fd, iov, offset); as {@link IoUring.prepReadv}. */
-  prepWritev(fd: number, bases: readonly Uint8Array[], segments: Float64Array, count: number, offset: number, userData: number): void;
+  prepWritev(fd: number, bases: Uint8Array | readonly Uint8Array[], segments: Float64Array, count: number, offset: number, userData: number): void;
   /** Prepares fsync(fd), or fdatasync(fd) when `datasync`. */
   prepFsync(fd: number, datasync: boolean, userData: number): void;
   /** Prepares fallocate(fd, mode, offset, length). */
@@ -116,6 +117,14 @@ export interface NativeAddon {
    * (e.g. the new fd of VDUSE_IOTLB_GET_FD).
    */
   ioctl(fd: number, request: number, arg?: Uint8Array | number): number;
+  /**
+   * preadv(2) at `offset` on the calling thread, the iovecs given as `count`
+   * triples as for {@link IoUring.prepReadv} (a RangeError when one lies
+   * outside its base). Returns the bytes read (0 at end of file).
+   */
+  preadv(fd: number, bases: Uint8Array | readonly Uint8Array[], segments: Float64Array, count: number, offset: number): number;
+  /** pwritev(2); as {@link NativeAddon.preadv}. Returns the bytes written. */
+  pwritev(fd: number, bases: Uint8Array | readonly Uint8Array[], segments: Float64Array, count: number, offset: number): number;
   eventfd(initval: number, flags: number): number;
   memfdCreate(name: string, flags: number): number;
   ftruncate(fd: number, length: number): void;
@@ -177,7 +186,10 @@ let cached: NativeAddon | undefined;
 export function native(): NativeAddon {
   if (cached === undefined) {
     // dist/src/shared/native.js → ../../../build/Release
-    cached = require('../../../build/Release/vduse_native.node') as NativeAddon;
+    // Copied into a literal: the addon's own exports object is in V8's
+    // dictionary mode (too many properties set one by one), so every
+    // `native().fn` on the I/O path would be a hash lookup, not an inline load.
+    cached = { ...(require('../../../build/Release/vduse_native.node') as NativeAddon) };
   }
   return cached;
 }

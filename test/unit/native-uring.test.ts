@@ -79,6 +79,11 @@ t.test('writev then readv across several views, at an offset', opts, async (t) =
   t.same([...submitAndWait(r, 1)], [[0.5, 4196]], 'a fractional userData comes back as is');
   t.same(Buffer.concat([guest.subarray(0, 1000), guest.subarray(4096, 7292)]), expected);
   t.equal(guest[1000], 0, 'nothing past the views');
+
+  const lone = new Uint8Array(4196);
+  r.prepReadv(fd, lone, new Float64Array([0, 0, 4196]), 1, 8192, 7);
+  t.same([...submitAndWait(r, 1)], [[7, 4196]], 'a lone base, not in an array');
+  t.same(Buffer.from(lone), expected);
 });
 
 t.test('several operations in one submit; reap in small batches; Int32Array pairs', opts, async (t) => {

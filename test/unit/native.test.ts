@@ -298,6 +298,38 @@ t.test('open with O_CREAT honours mode; write/read through the file', async (t) 
   t.equal(fs.statSync(file).mode & 0o777, 0o600);
 });
 
+t.test('preadv/pwritev: triples of views at an offset, short at end of file, errors', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vduse-native-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const fd = n.open(path.join(dir, 'f'), c.O_RDWR | c.O_CREAT | c.O_CLOEXEC, 0o600);
+  t.teardown(() => n.close(fd));
+  const a = new Uint8Array(64).map((_, i) => i + 1);
+  const b = new Uint8Array(new ArrayBuffer(32), 16, 16).fill(0xee); // a base need not start its buffer
+  // a[8..16) then all of b then a[0..4): 28 bytes at offset 100.
+  t.equal(n.pwritev(fd, [a, b], new Float64Array([0, 8, 8, 1, 0, 16, 0, 0, 4]), 3, 100), 28);
+  const onDisk = fs.readFileSync(path.join(dir, 'f'));
+  t.equal(onDisk.length, 128);
+  t.same([...onDisk.subarray(100, 128)], [...a.subarray(8, 16), ...new Array(16).fill(0xee), 1, 2, 3, 4]);
+
+  const into = new Uint8Array(40);
+  t.equal(n.preadv(fd, [into], new Float64Array([0, 30, 10, 0, 0, 30]), 2, 98), 30, 'short: the file ends at 128');
+  t.same([...into.subarray(30, 40)], [0, 0, ...a.subarray(8, 16)], 'first triple, from offset 98');
+  t.same([...into.subarray(0, 20)], [...new Array(16).fill(0xee), 1, 2, 3, 4], 'second triple, the rest');
+  t.equal(n.preadv(fd, [into], new Float64Array([0, 0, 8]), 1, 128), 0, 'end of file');
+  const lone = new Uint8Array(8);
+  t.equal(n.preadv(fd, lone, new Float64Array([0, 0, 8]), 1, 100), 8, 'a lone base, not in an array');
+  t.same([...lone], [...a.subarray(8, 16)]);
+
+  t.throws(() => n.preadv(fd, [into], new Float64Array([0, 36, 5]), 1, 0), RangeError, 'past its base');
+  t.throws(() => n.preadv(fd, [into], new Float64Array([1, 0, 1]), 1, 0), RangeError, 'no such base');
+  t.throws(() => n.preadv(fd, [into], new Float64Array([0, 0, 1]), 2, 0), RangeError, 'fewer triples than count');
+  t.throws(() => n.preadv(fd, [{} as Uint8Array], new Float64Array([0, 0, 1]), 1, 0), TypeError);
+  t.throws(() => n.pwritev(fd, [into], [0, 0, 1] as unknown as Float64Array, 1, 0), TypeError);
+  t.throws(() => n.preadv(1 << 29, [into], new Float64Array([0, 0, 1]), 1, 0), { code: 'EBADF', syscall: 'preadv' });
+  t.throws(() => n.pwritev(fd, [into], new Float64Array([0, 0, 1]), 1, -1), { code: 'EINVAL', syscall: 'pwritev' });
+  t.equal(fs.fstatSync(fd).size, 128, 'nothing written by a refused call');
+});
+
 t.test('poll: reports readiness per fd, returns 0 revents on timeout', async (t) => {
   const a = n.eventfd(0, c.EFD_NONBLOCK);
   const b = n.eventfd(0, c.EFD_NONBLOCK);

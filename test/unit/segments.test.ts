@@ -39,3 +39,25 @@ t.test('at most max views; none gives none', async (t) => {
   t.equal(s.count, 0);
   t.equal(s.bases.length, 0);
 });
+
+t.test('a later fill in the same buffer reuses its base view; another buffer gets its own', async (t) => {
+  const a = new Uint8Array(4096);
+  const b = new Uint8Array(4096);
+  const s = new Segments();
+  const first = s.fill([a.subarray(0, 512)]).bases[0];
+  t.equal(s.fill([a.subarray(512, 1024)]).bases[0], first, 'same object, no allocation');
+  const other = s.fill([b.subarray(0, 8)]).bases[0]!;
+  t.not(other, first);
+  t.equal(other.buffer, b.buffer);
+  t.same([...s.triples.subarray(0, 3)], [0, 0, 8]);
+});
+
+t.test('basesArg: the one base itself, or the array when there are several', async (t) => {
+  const a = new Uint8Array(64);
+  const b = new Uint8Array(64);
+  const s = new Segments();
+  t.equal(s.fill([a.subarray(1, 2), a.subarray(3, 4)]).basesArg, s.bases[0]);
+  t.equal(s.fill([a.subarray(1, 2), b.subarray(3, 4)]).basesArg, s.bases);
+  t.equal(s.bases.length, 2);
+  t.equal(s.fill([b]).bases.length, 1, 'shortened again');
+});

@@ -21,8 +21,10 @@
  * queue behind it. openFileBackend only picks it for memory file systems.
  */
 import * as fs from 'node:fs';
+import { native, type NativeAddon } from '../../shared/native.js';
 import type { BlockBackend } from './backend.js';
-import { FileBackend, errnoError, firstViews, skipBytes, totalLength, type FileBackendOptions } from './file.js';
+import { Segments } from './segments.js';
+import { FileBackend, errnoError, skipBytes, totalLength, type FileBackendOptions } from './file.js';
 
 /** Default for {@link SyncFileBackendOptions.poolAbove}. */
 export const SYNC_POOL_ABOVE = 64 * 1024;
@@ -47,6 +49,9 @@ export class SyncFileBackend implements BlockBackend {
   private readonly bulkReads: BlockBackend;
   /** How reads above poolAbove are done: 'uring' or 'threads'. */
   readonly bulkIo: string;
+  private readonly addon: NativeAddon = native();
+  /** The iovecs of the call being made (the kernel is done with them when it returns). */
+  private readonly segments = new Segments();
 
   /** `fd` stays the caller's. */
   constructor(readonly fd: number, size: number, options: SyncFileBackendOptions = {}) {
@@ -66,7 +71,7 @@ export class SyncFileBackend implements BlockBackend {
     // bulkReads checks the range itself (one walk over a large read's views, not two).
     if (length > this.poolAbove) return this.bulkReads.readv(offset, bufs);
     if (this.file.checkRange(offset, length) === 0) return;
-    moveAll(fs.readvSync, this.fd, bufs, offset, (rest) => {
+    this.moveAll(false, bufs, length, offset, (rest) => {
       for (const buf of rest) buf.fill(0);
     });
   }
@@ -77,7 +82,7 @@ export class SyncFileBackend implements BlockBackend {
     if (length > this.poolAbove) return this.file.writev(offset, bufs); // checks as below
     this.file.checkWritable();
     if (this.file.checkRange(offset, length) === 0) return;
-    moveAll(fs.writevSync, this.fd, bufs, offset, () => {
+    this.moveAll(true, bufs, length, offset, () => {
       throw errnoError('EIO', 'pwritev wrote nothing');
     });
   }
@@ -99,22 +104,26 @@ export class SyncFileBackend implements BlockBackend {
   close(): void | Promise<void> {
     if (this.bulkReads !== this.file) return this.bulkReads.close();
   }
-}
 
-/**
- * preadv or pwritev (at most IOV_MAX views a call) until every byte of
- * `bufs` has moved; `stalled` gets what is left when a call moves nothing
- * (end of file for a read).
- */
-function moveAll(
-  call: (fd: number, bufs: readonly Uint8Array[], position: number) => number,
-  fd: number, bufs: readonly Uint8Array[], offset: number, stalled: (rest: readonly Uint8Array[]) => void,
-): void {
-  for (let rest = bufs, at = offset; ;) {
-    const n = call(fd, firstViews(rest), at);
-    rest = skipBytes(rest, n);
-    if (rest.length === 0) return;
-    if (n === 0) return stalled(rest);
-    at += n;
+  /**
+   * preadv or pwritev (at most IOV_MAX views a call, one addon call each)
+   * until all `length` bytes of `bufs` have moved; `stalled` gets what is
+   * left when a call moves nothing (end of file for a read).
+   */
+  private moveAll(
+    write: boolean, bufs: readonly Uint8Array[], length: number, offset: number,
+    stalled: (rest: readonly Uint8Array[]) => void,
+  ): void {
+    const { addon, fd } = this;
+    for (let rest = bufs, left = length, at = offset; ;) {
+      const s = this.segments.fill(rest);
+      const n = write ? addon.pwritev(fd, s.basesArg, s.triples, s.count, at) : addon.preadv(fd, s.basesArg, s.triples, s.count, at);
+      // The whole transfer, the usual case: no walk over the views.
+      if (n >= left) return;
+      if (n === 0) return stalled(rest);
+      rest = skipBytes(rest, n);
+      left -= n;
+      at += n;
+    }
   }
 }

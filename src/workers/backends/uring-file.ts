@@ -199,12 +199,12 @@ export class UringFileBackend implements BlockBackend {
       switch (op.kind) {
         case READ: {
           const s = this.segments.fill(op.bufs);
-          ring.prepReadv(this.fd, s.bases, s.triples, s.count, op.position, op.id);
+          ring.prepReadv(this.fd, s.basesArg, s.triples, s.count, op.position, op.id);
           break;
         }
         case WRITE: {
           const s = this.segments.fill(op.bufs);
-          ring.prepWritev(this.fd, s.bases, s.triples, s.count, op.position, op.id);
+          ring.prepWritev(this.fd, s.basesArg, s.triples, s.count, op.position, op.id);
           break;
         }
         default: ring.prepFsync(this.fd, true, op.id);
