@@ -216,7 +216,9 @@ async function main(argv) {
   const vm = runSetup();
   const waited = await waitForOtherGuests(o.wait);
 
-  const maxServers = (q) => 2 + (q > 1 && o.cpusVariant ? 1 : 0) + (o.pollUs > 0 ? 1 : 0);
+  // qsd, ours, the polling and pinned variants, and an A/B server when asked for one.
+  const variant = o.variantEnv || o.variantCli ? 1 : 0;
+  const maxServers = (q) => 2 + (q > 1 && o.cpusVariant ? 1 : 0) + (o.pollUs > 0 ? 1 : 0) + variant;
   const jobsPer = (q) => (q > 1 ? 5 : 4);
   const expectedRuns = o.jobs ? null : o.rounds * o.queues.reduce((a, q) => a + maxServers(q) * jobsPer(q), 0);
   const runsForTimeout = o.rounds * o.queues.reduce((a, q) => a + maxServers(q) * jobsPer(q), 0);
