@@ -85,7 +85,7 @@ class IoUringObject : public Napi::ObjectWrap<IoUringObject> {
     int64_t offset = Int64Arg(info, 4, "offset");
     double userData = NumberArg(info, 5, "userData");
     // Built before a slot is taken, so a refusal leaves nothing to undo.
-    SegmentIovecs(env, info[1], info[2], count, &baseBytes_, &iovScratch_);
+    bool isArray = SegmentIovecs(env, info[1], info[2], count, &baseBytes_, &iovScratch_);
     uint32_t baseCount = static_cast<uint32_t>(baseBytes_.size());
 
     // One base (the common case) is referenced directly. Several are copied
@@ -93,8 +93,6 @@ class IoUringObject : public Napi::ObjectWrap<IoUringObject> {
     // longer referenced could be collected under the kernel.
     napi_value bases = info[1];
     napi_value keep = bases;
-    bool isArray = false;
-    napi_is_array(env, bases, &isArray);
     if (isArray && baseCount == 1) {
       napi_get_element(env, bases, 0, &keep);
     } else if (isArray) {

@@ -24,7 +24,7 @@ const double* Float64ArrayData(Napi::Env env, napi_value value, size_t* length) 
 
 }  // namespace
 
-void SegmentIovecs(Napi::Env env, napi_value bases, napi_value segments, uint32_t count,
+bool SegmentIovecs(Napi::Env env, napi_value bases, napi_value segments, uint32_t count,
                    std::vector<Bytes>* scratch, std::vector<iovec>* out) {
   size_t segmentsLength = 0;
   const double* triples = Float64ArrayData(env, segments, &segmentsLength);
@@ -34,10 +34,10 @@ void SegmentIovecs(Napi::Env env, napi_value bases, napi_value segments, uint32_
   // napi_get_element is among the dearer N-API calls).
   Bytes lone{};
   uint32_t baseCount = 1;
+  bool isArray = false;
   if (BytesOf(env, bases, &lone)) {
     scratch->assign(1, lone);
   } else {
-    bool isArray = false;
     napi_is_array(env, bases, &isArray);
     if (!isArray) ThrowTypeError(env, "bases", "a Uint8Array or an array of them");
     napi_get_array_length(env, bases, &baseCount);
@@ -61,6 +61,7 @@ void SegmentIovecs(Napi::Env env, napi_value bases, napi_value segments, uint32_
     const Bytes& bytes = (*scratch)[static_cast<uint32_t>(base)];
     (*out)[k] = iovec{static_cast<uint8_t*>(bytes.data) + static_cast<size_t>(at), static_cast<size_t>(length)};
   }
+  return isArray;
 }
 
 }  // namespace vduse

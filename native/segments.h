@@ -20,7 +20,8 @@ namespace vduse {
 // only ever sees JS-owned memory. Throws a TypeError or RangeError
 // otherwise (`out` is then unspecified). `scratch` and `out` keep their
 // capacity between calls: no allocation per request.
-void SegmentIovecs(Napi::Env env, napi_value bases, napi_value segments, uint32_t count,
+// Returns whether `bases` was an array (false: a lone view).
+bool SegmentIovecs(Napi::Env env, napi_value bases, napi_value segments, uint32_t count,
                    std::vector<Bytes>* scratch, std::vector<iovec>* out);
 
 }  // namespace vduse

@@ -41,12 +41,9 @@ const BIGINT_SLOTS = 2;
 /** Counter slots (Float64, after the BigInt64 ones), in this order. */
 export const QUEUE_COUNTERS = ['requests', 'bytesRead', 'bytesWritten', 'errors', 'kicks', 'irqs'] as const;
 export type QueueCounter = (typeof QUEUE_COUNTERS)[number];
-const REQUESTS = 0;
-const BYTES_READ = 1;
-const BYTES_WRITTEN = 2;
-const ERRORS = 3;
-const KICKS = 4;
-const IRQS = 5;
+const [REQUESTS, BYTES_READ, BYTES_WRITTEN, ERRORS, KICKS, IRQS] =
+  (['requests', 'bytesRead', 'bytesWritten', 'errors', 'kicks', 'irqs'] as const).map((c) => QUEUE_COUNTERS.indexOf(c)) as
+  [number, number, number, number, number, number];
 
 /** Bytes of one control block. */
 export const QUEUE_CONTROL_BYTES = INT32_SLOTS * 4 + BIGINT_SLOTS * 8 + QUEUE_COUNTERS.length * 8;
