@@ -41,9 +41,14 @@ const BIGINT_SLOTS = 2;
 /** Counter slots (Float64, after the BigInt64 ones), in this order. */
 export const QUEUE_COUNTERS = ['requests', 'bytesRead', 'bytesWritten', 'errors', 'kicks', 'irqs'] as const;
 export type QueueCounter = (typeof QUEUE_COUNTERS)[number];
-const [REQUESTS, BYTES_READ, BYTES_WRITTEN, ERRORS, KICKS, IRQS] =
-  (['requests', 'bytesRead', 'bytesWritten', 'errors', 'kicks', 'irqs'] as const).map((c) => QUEUE_COUNTERS.indexOf(c)) as
-  [number, number, number, number, number, number];
+/** A counter's slot, derived from QUEUE_COUNTERS (a misspelt name does not compile). */
+const slot = (name: QueueCounter): number => QUEUE_COUNTERS.indexOf(name);
+const REQUESTS = slot('requests');
+const BYTES_READ = slot('bytesRead');
+const BYTES_WRITTEN = slot('bytesWritten');
+const ERRORS = slot('errors');
+const KICKS = slot('kicks');
+const IRQS = slot('irqs');
 
 /** Bytes of one control block. */
 export const QUEUE_CONTROL_BYTES = INT32_SLOTS * 4 + BIGINT_SLOTS * 8 + QUEUE_COUNTERS.length * 8;
