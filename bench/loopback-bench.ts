@@ -7,7 +7,7 @@
  * queue machinery; the memory and file backends are reported as a fraction
  * of it. Prints a table, writes JSON and an SVG chart.
  *
- * Usage: node dist/bench/loopback-bench.js [--seconds S] [--quick] [--only REGEX] [--out DIR]
+ * Usage: node dist/bench/loopback-bench.js [--seconds S] [--quick] [--qd LIST] [--only REGEX] [--out DIR]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
@@ -17,6 +17,7 @@ import { startLoopback, type Fixture } from '../test/helpers/loopback-fixture.js
 import { bufferBytesFor, runJob } from './native-driver.js';
 import { threadCpuNs } from '../test/helpers/thread-cpu.js';
 import { barChartSvg } from './svg-chart.js';
+import { copyBoundOfCeiling, copyFloorNs } from './copy-floor.js';
 
 interface Job { name: string; op: 'read' | 'write'; bs: number; random: boolean; qd: number; queues: number }
 interface Result extends Job {
@@ -29,6 +30,10 @@ interface Result extends Job {
   deviceCpuUs: number;
   /** IOPS / the null backend's IOPS for the same job. */
   ofCeiling: number;
+  /** Memory backend: its copies alone, ns per request (copy-floor.ts). */
+  copyNs?: number;
+  /** Memory backend: the most `ofCeiling` can be with copies that cost copyNs on top of the null device's time. */
+  copyBound?: number;
   errors: number;
 }
 type Backend = 'null' | 'memory' | 'file';
@@ -39,6 +44,8 @@ const { values } = parseArgs({ options: {
   out: { type: 'string', default: 'bench-results' },
   /** Only jobs whose label (e.g. '4k-randread q1 qd32') matches this regular expression. */
   only: { type: 'string' },
+  /** Queue depths to run, comma-separated (default 1,32,128; 1,32 with --quick). */
+  qd: { type: 'string' },
 } });
 const SECONDS = Number(values.seconds);
 const SIZE = 256 << 20;
@@ -53,7 +60,7 @@ function jobs(): Job[] {
     { name: '128k-seqwrite', op: 'write', bs: 131072, random: false },
   ] as const;
   for (const queues of [1, 2]) {
-    for (const qd of values.quick ? [1, 32] : [1, 32, 128]) {
+    for (const qd of depths()) {
       for (const k of kinds) out.push({ ...k, qd, queues });
     }
   }
@@ -61,11 +68,18 @@ function jobs(): Job[] {
   return out.filter((j) => only === null || only.test(label(j)));
 }
 
+function depths(): number[] {
+  if (values.qd === undefined) return values.quick ? [1, 32] : [1, 32, 128];
+  const list = values.qd.split(',').map(Number);
+  if (list.some((d) => !Number.isInteger(d) || d < 1 || d > 256)) throw new Error(`--qd: ${values.qd}: depths are 1..256`);
+  return list;
+}
+
 function label(j: Job): string {
   return `${j.name} q${j.queues} qd${j.qd}`;
 }
 
-async function run(job: Job, backend: Backend): Promise<Omit<Result, 'ofCeiling'>> {
+async function run(job: Job, backend: Backend): Promise<Omit<Result, 'ofCeiling' | 'copyBound'>> {
   const f = await startLoopback({
     backend: backend === 'file' ? 'file' : 'memory',
     shape: { queues: job.queues, size: SIZE, queueSize: 256 },
@@ -74,7 +88,11 @@ async function run(job: Job, backend: Backend): Promise<Omit<Result, 'ofCeiling'
       specifier: new URL('./null-backend.js', import.meta.url).href, options: { size: SIZE } } } : {}),
   });
   try {
-    if (backend === 'memory') prefill(f);
+    let copyNs: number | undefined;
+    if (backend === 'memory') {
+      prefill(f);
+      copyNs = copyFloorNs(job, f.disk());
+    }
     const handles = Array.from({ length: job.queues }, (_, q) => f.driver.handOff(q, bufferBytesFor(job.qd, job.bs)));
     const cpu0 = threadCpuNs('vduse-q');
     const r = await runJob(handles, { op: job.op, bs: job.bs, qd: job.qd, random: job.random, seconds: SECONDS,
@@ -82,7 +100,8 @@ async function run(job: Job, backend: Backend): Promise<Omit<Result, 'ofCeiling'
     const deviceNs = threadCpuNs('vduse-q') - cpu0;
     const iops = r.ios / r.seconds;
     return { ...job, backend, iops, mibps: (iops * job.bs) / (1 << 20), meanUs: r.latencyNs.mean / 1000,
-      p99Us: r.latencyNs.p99 / 1000, deviceCpuUs: deviceNs / 1000 / (r.ios + r.drained), errors: r.errors };
+      p99Us: r.latencyNs.p99 / 1000, deviceCpuUs: deviceNs / 1000 / (r.ios + r.drained), errors: r.errors,
+      ...(copyNs === undefined ? {} : { copyNs }) };
   } finally {
     await f.close();
   }
@@ -107,12 +126,14 @@ function prefill(f: Fixture): void {
 
 /** The results as a Markdown table (for the README's Performance section). */
 function markdownTable(results: Result[]): string {
-  const lines = ['| job | queues | QD | backend | IOPS | MiB/s | mean µs | p99 µs | device CPU µs/IO | of ceiling |',
-    '|---|---:|---:|---|---:|---:|---:|---:|---:|---:|'];
+  const lines = ['| job | queues | QD | backend | IOPS | MiB/s | mean µs | p99 µs | device CPU µs/IO | of ceiling | copy µs/IO | copy-bound |',
+    '|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|'];
   for (const r of results) {
     lines.push(`| ${r.name} | ${r.queues} | ${r.qd} | ${r.backend} | ${r.iops.toFixed(0)} | ${r.mibps.toFixed(0)} | ` +
       `${r.meanUs.toFixed(1)} | ${r.p99Us.toFixed(1)} | ${r.deviceCpuUs.toFixed(2)} | ` +
-      `${r.backend === 'null' ? 'ceiling' : `${(100 * r.ofCeiling).toFixed(0)}%`} |`);
+      `${r.backend === 'null' ? 'ceiling' : `${(100 * r.ofCeiling).toFixed(0)}%`} | ` +
+      `${r.copyNs === undefined ? '' : (r.copyNs / 1000).toFixed(2)} | ` +
+      `${r.copyBound === undefined ? '' : `${(100 * r.copyBound).toFixed(0)}%`} |`);
   }
   return `${lines.join('\n')}\n`;
 }
@@ -121,20 +142,24 @@ function row(r: Result): string {
   const n = (v: number, w: number, d = 0): string => v.toFixed(d).padStart(w);
   return `${r.backend.padEnd(7)} ${r.name.padEnd(14)} ${n(r.queues, 2)} ${n(r.qd, 4)} ${n(r.iops, 10)} ` +
     `${n(r.mibps, 8, 1)} ${n(r.meanUs, 8, 1)} ${n(r.p99Us, 8, 1)} ${n(r.deviceCpuUs, 9, 2)} ` +
-    `${r.backend === 'null' ? '  ceiling' : n(100 * r.ofCeiling, 8, 0) + '%'}${r.errors > 0 ? `  ERRORS ${r.errors}` : ''}`;
+    `${r.backend === 'null' ? '  ceiling' : n(100 * r.ofCeiling, 8, 0) + '%'}` +
+    `${r.copyNs === undefined ? '' : `${n(r.copyNs / 1000, 9, 2)} ${n(100 * r.copyBound!, 6, 0)}%`}` +
+    `${r.errors > 0 ? `  ERRORS ${r.errors}` : ''}`;
 }
 
 async function main(): Promise<void> {
   const results: Result[] = [];
   console.log(`# ${cpus()[0]?.model ?? 'cpu'}, ${availableParallelism()} CPUs, node ${process.version}, ` +
     `${SECONDS} s per job, native driver, queue size 256`);
-  console.log('backend job            q   qd       IOPS    MiB/s  mean us   p99 us  dev us/IO  of ceiling');
+  console.log('backend job            q   qd       IOPS    MiB/s  mean us   p99 us  dev us/IO  of ceiling' +
+    '  copy us/IO  copy-bound');
   for (const job of jobs()) {
-    let ceiling = NaN;
+    let ceiling: Omit<Result, 'ofCeiling' | 'copyBound'> | null = null;
     for (const backend of BACKENDS) {
       const r = await run(job, backend);
-      if (backend === 'null') ceiling = r.iops;
-      const full: Result = { ...r, ofCeiling: r.iops / ceiling };
+      if (backend === 'null') ceiling = r;
+      const full: Result = { ...r, ofCeiling: r.iops / ceiling!.iops };
+      if (r.copyNs !== undefined) full.copyBound = copyBoundOfCeiling(ceiling!.iops, ceiling!.deviceCpuUs * 1000, r.copyNs, job.queues);
       results.push(full);
       console.log(row(full));
     }

@@ -190,6 +190,7 @@ const fmtInt = (n) => (n === undefined || n === null || Number.isNaN(n) ? '-' : 
 const fmtUs = (n) => (n === undefined || n === null || Number.isNaN(n) ? '-' : n >= 100 ? Math.round(n).toString() : n.toFixed(1));
 const fmtLat = (m) => (m ? `${fmtUs(m.lat_mean_us)}/${fmtUs(m.lat_p99_us)}` : '-');
 const fmtPct = (m) => (m ? `${Math.round(m.server_cpu_pct)}%` : '-');
+const fmtPerIo = (m) => (m && m.server_user_us_per_io >= 0 ? `${Math.round(m.server_user_us_per_io)}+${Math.round(m.server_sys_us_per_io)}` : '-');
 
 function table(header, rows) {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
@@ -307,6 +308,7 @@ async function main(argv) {
   for (const run of runs) {
     run.metrics.server_cpu_s = run.meta.server_cpu_s;
     run.metrics.server_cpu_pct = (100 * run.meta.server_cpu_s) / run.meta.wall_s;
+    Object.assign(run.metrics, cpuPerIo(run));
   }
 
   // ---- table: one row per (queues, job, variant of ours), against qsd of the same phase
@@ -352,7 +354,7 @@ async function main(argv) {
   }
   rows.sort((a, b) => a.queues - b.queues || 0);
 
-  const header = ['job', 'q', 'ours', 'qsd IOPS', 'ours IOPS', 'ours/qsd', 'qsd mean/p99 us', 'ours mean/p99 us', 'qsd CPU', 'ours CPU', 'order'];
+  const header = ['job', 'q', 'ours', 'qsd IOPS', 'ours IOPS', 'ours/qsd', 'qsd mean/p99 us', 'ours mean/p99 us', 'qsd CPU', 'ours CPU', 'qsd us/IO', 'ours us/IO', 'order'];
   if (o.rounds > 1) header.push('rounds', 'ratio per round');
   const cells = rows.map((x) => [
     x.job,
@@ -365,6 +367,8 @@ async function main(argv) {
     fmtLat(x.ours),
     fmtPct(x.qsd),
     fmtPct(x.ours),
+    fmtPerIo(x.qsd),
+    fmtPerIo(x.ours),
     x.order.map(orderLabel).join('>') + (x.contended ? ' *' : ''),
     ...(o.rounds > 1
       ? [`${x.rounds_used.length}/${x.rounds_total}`, x.ratio_per_round.map((v) => (v === null ? '-' : v.toFixed(2))).join(' ')]
@@ -381,6 +385,7 @@ async function main(argv) {
   console.log(`fio libaio direct=1, ${o.runtime}s (+${o.ramp}s ramp) per run, ${o.imageMb} MiB random-filled image in guest tmpfs, queue size 256`);
   console.log(table(header, cells));
   console.log('ratio = ours IOPS / qsd IOPS (> 1: ours faster). Latency: fio total latency (lat_ns) mean / p99, microseconds.');
+  console.log('us/IO = server CPU per request, user+kernel microseconds (its CPU time / fio wall time / IOPS, split as its threads\' user and system times).');
   console.log("CPU = server process CPU time / fio wall time (100% = one vCPU). 'ours-pin' = vduse-blk --cpus 0,1 (queue i's worker and IRQ on CPU i);");
   console.log(`'ours-poll' = vduse-blk --poll-us ${o.pollUs} (adaptive polling of the ring for up to ${o.pollUs} us before sleeping).`);
   console.log("order = which server ran first for that job (all a phase's servers are attached at once; the order alternates from job to job).");
@@ -442,8 +447,25 @@ function aggregate(list) {
 }
 
 function strip(m) {
-  const { iops, lat_mean_us, lat_p50_us, lat_p99_us, lat_p999_us, bw_kib_s, server_cpu_pct } = m;
-  return { iops, bw_kib_s, lat_mean_us, lat_p50_us, lat_p99_us, lat_p999_us, server_cpu_pct };
+  const { iops, lat_mean_us, lat_p50_us, lat_p99_us, lat_p999_us, bw_kib_s, server_cpu_pct, server_user_us_per_io, server_sys_us_per_io } = m;
+  return { iops, bw_kib_s, lat_mean_us, lat_p50_us, lat_p99_us, lat_p999_us, server_cpu_pct, server_user_us_per_io, server_sys_us_per_io };
+}
+
+/**
+ * The server's CPU per request, split into user and kernel time: the
+ * process's CPU over the run's wall time (ramp included) divided by the
+ * IOPS, split as its threads' user and system times are. Where the guest is
+ * CPU-bound this is what a server's throughput is made of.
+ */
+export function cpuPerIo(run) {
+  const { server_cpu_s: cpu, wall_s: wall, server_thread_cpu_s: threads = {}, server_thread_sys_s: sys = {} } = run.meta;
+  const iops = run.metrics.iops;
+  if (!(cpu >= 0 && wall > 0 && iops > 0)) return {};
+  const perIo = (1e6 * cpu) / wall / iops;
+  const threadCpu = Object.values(threads).reduce((a, b) => a + b, 0);
+  const threadSys = Object.values(sys).reduce((a, b) => a + b, 0);
+  const sysShare = threadCpu > 0 ? Math.min(1, threadSys / threadCpu) : NaN;
+  return { server_user_us_per_io: perIo * (1 - sysShare), server_sys_us_per_io: perIo * sysShare };
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
