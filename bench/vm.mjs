@@ -190,6 +190,8 @@ const fmtInt = (n) => (n === undefined || n === null || Number.isNaN(n) ? '-' : 
 const fmtUs = (n) => (n === undefined || n === null || Number.isNaN(n) ? '-' : n >= 100 ? Math.round(n).toString() : n.toFixed(1));
 const fmtLat = (m) => (m ? `${fmtUs(m.lat_mean_us)}/${fmtUs(m.lat_p99_us)}` : '-');
 const fmtPct = (m) => (m ? `${Math.round(m.server_cpu_pct)}%` : '-');
+const fmtIdle = (a, b) => (a && b && a.guest_idle_pct >= 0 && b.guest_idle_pct >= 0 ? `${Math.round(a.guest_idle_pct)}%/${Math.round(b.guest_idle_pct)}%` : '-');
+const fmtSleeps = (a, b) => (a && b && a.server_sleeps_per_io >= 0 && b.server_sleeps_per_io >= 0 ? `${a.server_sleeps_per_io.toFixed(2)}/${b.server_sleeps_per_io.toFixed(2)}` : '-');
 const fmtPerIo = (m) => (m && m.server_user_us_per_io >= 0 ? `${Math.round(m.server_user_us_per_io)}+${Math.round(m.server_sys_us_per_io)}` : '-');
 
 function table(header, rows) {
@@ -308,7 +310,7 @@ async function main(argv) {
   for (const run of runs) {
     run.metrics.server_cpu_s = run.meta.server_cpu_s;
     run.metrics.server_cpu_pct = (100 * run.meta.server_cpu_s) / run.meta.wall_s;
-    Object.assign(run.metrics, cpuPerIo(run));
+    Object.assign(run.metrics, cpuPerIo(run), guestIdle(run), sleepsPerIo(run));
   }
 
   // ---- table: one row per (queues, job, variant of ours), against qsd of the same phase
@@ -354,7 +356,7 @@ async function main(argv) {
   }
   rows.sort((a, b) => a.queues - b.queues || 0);
 
-  const header = ['job', 'q', 'ours', 'qsd IOPS', 'ours IOPS', 'ours/qsd', 'qsd mean/p99 us', 'ours mean/p99 us', 'qsd CPU', 'ours CPU', 'qsd us/IO', 'ours us/IO', 'order'];
+  const header = ['job', 'q', 'ours', 'qsd IOPS', 'ours IOPS', 'ours/qsd', 'qsd mean/p99 us', 'ours mean/p99 us', 'qsd CPU', 'ours CPU', 'qsd us/IO', 'ours us/IO', 'sleeps/IO', 'guest idle', 'order'];
   if (o.rounds > 1) header.push('rounds', 'ratio per round');
   const cells = rows.map((x) => [
     x.job,
@@ -369,6 +371,8 @@ async function main(argv) {
     fmtPct(x.ours),
     fmtPerIo(x.qsd),
     fmtPerIo(x.ours),
+    fmtSleeps(x.qsd, x.ours),
+    fmtIdle(x.qsd, x.ours),
     x.order.map(orderLabel).join('>') + (x.contended ? ' *' : ''),
     ...(o.rounds > 1
       ? [`${x.rounds_used.length}/${x.rounds_total}`, x.ratio_per_round.map((v) => (v === null ? '-' : v.toFixed(2))).join(' ')]
@@ -386,8 +390,10 @@ async function main(argv) {
   console.log(table(header, cells));
   console.log('ratio = ours IOPS / qsd IOPS (> 1: ours faster). Latency: fio total latency (lat_ns) mean / p99, microseconds.');
   console.log('us/IO = server CPU per request, user+kernel microseconds (its CPU time / fio wall time / IOPS, split as its threads\' user and system times).');
+  console.log('sleeps/IO = times the server\'s threads went to sleep (then woke) per request, qsd/ours (voluntary context switches).');
+  console.log('guest idle = the guest\'s unused CPU time over the run, qsd/ours (near 0: CPU-bound, and us/IO decides).');
   console.log("CPU = server process CPU time / fio wall time (100% = one vCPU). 'ours-pin' = vduse-blk --cpus 0,1 (queue i's worker and IRQ on CPU i);");
-  console.log(`'ours-poll' = vduse-blk --poll-us ${o.pollUs} (adaptive polling of the ring for up to ${o.pollUs} us before sleeping).`);
+  if (o.pollUs > 0) console.log(`'ours-poll' = vduse-blk --poll-us ${o.pollUs} (adaptive polling of the ring for up to ${o.pollUs} us before sleeping).`);
   console.log("order = which server ran first for that job (all a phase's servers are attached at once; the order alternates from job to job).");
   if (o.rounds > 1) console.log('rounds = rounds used (those with neither run disturbed; all when none was clean); the numbers are their medians.');
   for (const e of errors) console.log(`ERROR: ${e.error}${e.server ? ` [${e.server}${e.queues ? ` q=${e.queues}` : ''}${e.job ? ` ${e.job}` : ''}]` : ''}`);
@@ -447,8 +453,34 @@ function aggregate(list) {
 }
 
 function strip(m) {
-  const { iops, lat_mean_us, lat_p50_us, lat_p99_us, lat_p999_us, bw_kib_s, server_cpu_pct, server_user_us_per_io, server_sys_us_per_io } = m;
-  return { iops, bw_kib_s, lat_mean_us, lat_p50_us, lat_p99_us, lat_p999_us, server_cpu_pct, server_user_us_per_io, server_sys_us_per_io };
+  const { iops, lat_mean_us, lat_p50_us, lat_p99_us, lat_p999_us, bw_kib_s, server_cpu_pct, server_user_us_per_io, server_sys_us_per_io, guest_idle_pct, server_sleeps_per_io } = m;
+  return { iops, bw_kib_s, lat_mean_us, lat_p50_us, lat_p99_us, lat_p999_us, server_cpu_pct, server_user_us_per_io, server_sys_us_per_io, guest_idle_pct, server_sleeps_per_io };
+}
+
+/**
+ * How often the server's threads went to sleep per request (voluntary
+ * context switches, all threads; each is followed by a wake-up). Under TCG
+ * a wake-up of a big process is dear: the emulated TLB starts cold after
+ * every switch, so this, with us/IO, says where a server's CPU goes.
+ */
+export function sleepsPerIo(run) {
+  const { server_thread_sleeps: sleeps, wall_s: wall } = run.meta;
+  const iops = run.metrics.iops;
+  if (!sleeps || !(wall > 0 && iops > 0)) return {};
+  return { server_sleeps_per_io: Object.values(sleeps).reduce((a, b) => a + b, 0) / wall / iops };
+}
+
+/**
+ * How much of the guest's CPU time went unused during the run (idle and
+ * iowait over all CPUs): near 0 the guest is CPU-bound and a server's CPU
+ * per request sets its throughput; well above 0 something else does
+ * (latency, a serial stage).
+ */
+export function guestIdle(run) {
+  const g = run.meta.guest_cpu_s;
+  if (!g) return {};
+  const total = Object.values(g).reduce((a, b) => a + b, 0);
+  return total > 0 ? { guest_idle_pct: (100 * ((g.idle ?? 0) + (g.iowait ?? 0))) / total } : {};
 }
 
 /**

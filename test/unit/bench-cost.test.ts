@@ -1,7 +1,8 @@
 /**
  * The benchmarks' cost arithmetic: the memory backend's copy floor and the
  * bound it puts on "memory / ceiling" (bench/copy-floor.ts), and bench:vm's
- * server CPU per request (bench/vm.mjs cpuPerIo).
+ * server CPU and sleeps per request and the guest's idle share (bench/vm.mjs
+ * cpuPerIo, sleepsPerIo, guestIdle).
  */
 import t from 'tap';
 import { copyBoundOfCeiling, copyFloorNs } from '../../bench/copy-floor.js';
@@ -11,9 +12,12 @@ interface VmRun {
   metrics: { iops: number };
 }
 type CpuPerIo = (run: VmRun) => { server_user_us_per_io?: number; server_sys_us_per_io?: number };
+type GuestIdle = (run: VmRun) => { guest_idle_pct?: number };
+type SleepsPerIo = (run: VmRun) => { server_sleeps_per_io?: number };
 // bench/vm.mjs is plain JavaScript outside the TypeScript build: import it from the tree.
 const vmUrl = new URL('../../../bench/vm.mjs', import.meta.url).href;
-const { cpuPerIo } = (await import(vmUrl)) as { cpuPerIo: CpuPerIo };
+const { cpuPerIo, guestIdle, sleepsPerIo } =
+  (await import(vmUrl)) as { cpuPerIo: CpuPerIo; guestIdle: GuestIdle; sleepsPerIo: SleepsPerIo };
 
 t.test('copyBoundOfCeiling: device-bound, driver-bound, several queue threads', async (t) => {
   // Ceiling 1M IOPS set by a device thread at 1 µs per request, copies 0.25 µs: at most 0.8 of it.
@@ -47,4 +51,20 @@ t.test('cpuPerIo: CPU over wall time per request, split by the threads\' system 
   // A run that did nothing, or whose CPU was not sampled, has no per-request cost.
   t.same(cpuPerIo(run({ server_cpu_s: 5, wall_s: 10 }, 0)), {});
   t.same(cpuPerIo(run({ wall_s: 10 }, 1000)), {});
+});
+
+t.test('guestIdle: idle and iowait over all the guest\'s CPU time', async (t) => {
+  const run = (guest?: Record<string, number>): VmRun => ({ meta: guest ? { guest_cpu_s: guest } : {}, metrics: { iops: 1 } });
+  t.same(guestIdle(run({ user: 6, system: 8, softirq: 1, idle: 4, iowait: 1 })), { guest_idle_pct: 25 });
+  t.same(guestIdle(run({ user: 10, system: 10, idle: 0 })), { guest_idle_pct: 0 });
+  t.same(guestIdle(run()), {}, 'an older guest script recorded none');
+});
+
+t.test('sleepsPerIo: every thread\'s sleeps over the run, per request', async (t) => {
+  const run = (meta: Record<string, unknown>, iops: number): VmRun => ({ meta, metrics: { iops } });
+  // 15,000 sleeps over 10 s at 1,000 IOPS: 1.5 per request.
+  t.same(sleepsPerIo(run({ wall_s: 10, server_thread_sleeps: { 'vduse-q0': 12_000, 'iou-wrk-7': 3_000 } }, 1000)),
+    { server_sleeps_per_io: 1.5 });
+  t.same(sleepsPerIo(run({ wall_s: 10 }, 1000)), {}, 'not recorded');
+  t.same(sleepsPerIo(run({ wall_s: 10, server_thread_sleeps: { x: 5 } }, 0)), {}, 'no requests');
 });

@@ -79,15 +79,27 @@ poll() {
 }
 show_log() { log "--- last lines of $1's log:"; tail -n 30 "$(bg_log "$1")" >&2 || true; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
-# thread_ticks PID: "COMM<TAB>utime+stime<TAB>stime" for each thread (COMM may hold blanks)
+# The whole guest's CPU time by kind, in ticks: user nice system idle iowait irq softirq steal.
+guest_ticks() { awk '$1 == "cpu" { print $2, $3, $4, $5, $6, $7, $8, $9; exit }' /proc/stat; }
+# guest_cpu_json BEFORE AFTER: {"user": s, "system": s, "idle": s, ...} over the run, all CPUs summed.
+guest_cpu_json() {
+  jq -cn --arg a "$1" --arg b "$2" --arg hz "$CLK_TCK" '
+    [$a, $b] | map(split(" ") | map(tonumber)) as [$x, $y]
+    | ["user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal"]
+    | to_entries | map({key: .value, value: (($y[.key] - $x[.key]) / ($hz | tonumber))}) | from_entries'
+}
+# thread_ticks PID: "COMM<TAB>utime+stime<TAB>stime<TAB>voluntary context switches" for each
+# thread (COMM may hold blanks); a voluntary switch is the thread going to sleep (then a wake-up)
 thread_ticks() {
-  local t st comm
+  local t st comm sleeps
   for t in /proc/"$1"/task/*; do
     st="$(cat "$t/stat" 2>/dev/null)" || continue
+    # (io-wq threads come and go: one may exit between the two reads)
+    sleeps="$(awk '/^voluntary_ctxt_switches/ {print $2}' "$t/status" 2>/dev/null)" || sleeps=0
     comm="${st#*(}"; comm="${comm%)*}"
     # shellcheck disable=SC2086
     set -- ${st##*) }   # $1 = state (field 3): utime, stime are fields 14, 15
-    printf '%s\t%s\t%s\n' "$comm" $((${12} + ${13})) "${13}"
+    printf '%s\t%s\t%s\t%s\n' "$comm" $((${12} + ${13})) "${13}" "${sleeps:-0}"
   done
 }
 # thread_cpu_json BEFORE AFTER [COLUMN]: {"comm": seconds, ...} of the CPU time each
@@ -96,6 +108,13 @@ thread_ticks() {
 thread_cpu_json() {
   awk -F'\t' -v hz="$CLK_TCK" -v c="${3:-2}" 'NR == FNR { b[$1] += $c; next } { a[$1] += $c }
     END { for (k in a) if (a[k] - b[k] > 0) printf "%s\t%.2f\n", k, (a[k] - b[k]) / hz }' "$1" "$2" |
+    jq -R -s -c 'split("\n") | map(select(length > 0) | split("\t") | {(.[0]): (.[1] | tonumber)}) | add // {}'
+}
+# thread_sleeps_json BEFORE AFTER: {"comm": count, ...} of the times each thread name went to sleep
+# (threads that started meanwhile count from 0)
+thread_sleeps_json() {
+  awk -F'\t' 'NR == FNR { b[$1] += $4; next } { a[$1] += $4 }
+    END { for (k in a) if (a[k] - b[k] > 0) printf "%s\t%d\n", k, a[k] - b[k] }' "$1" "$2" |
     jq -R -s -c 'split("\n") | map(select(length > 0) | split("\t") | {(.[0]): (.[1] | tonumber)}) | add // {}'
 }
 
@@ -220,19 +239,19 @@ jobs_for() {  # jobs_for QUEUES
 run_fio() {  # run_fio KEY QUEUES JOB JOBIDX POS ROUND
   local key="$1" q="$2" job="$3" jidx="$4" pos="$5" round="$6"
   local dev="${SRV_DEV[$key]}" bg="${SRV_BG[$key]}" label="${SRV_LABEL[$key]}"
-  local out="$VM_LOG_DIR/fio-q$q-$job-$key-r$round.json" rc=0 pid c0 c1 t0 t1
+  local out="$VM_LOG_DIR/fio-q$q-$job-$key-r$round.json" rc=0 pid c0 c1 t0 t1 g0 g1
   local -a args; mapfile -t args < <(job_args "$job" "$q")
   SEQ=$((SEQ + 1))
   bg_alive "$bg" || { bench_error "$label is not running; skipping $job" "$label" "$q" "$job"; return 0; }
   pid="$(bg_pid "$bg")"
   log "run $SEQ: q=$q $job on $label ($dev)$([ "$ROUNDS" -gt 1 ] && echo ", round $round")"
   thread_ticks "$pid" >"$out.t0"
-  c0="$(cpu_ticks "$pid")"; t0="$(date +%s.%N)"
+  c0="$(cpu_ticks "$pid")"; g0="$(guest_ticks)"; t0="$(date +%s.%N)"
   timeout -k 10 $((RUNTIME + RAMP + 90)) fio --name="$job" --filename="$dev" --ioengine=libaio --direct=1 \
     --time_based --runtime="$RUNTIME" --ramp_time="$RAMP" --norandommap --randrepeat=0 \
     --group_reporting --lat_percentiles=1 --percentile_list=50:99:99.9 \
     --output-format=json --output="$out" "${args[@]}" >"$out.stderr" 2>&1 || rc=$?
-  c1="$(cpu_ticks "$pid")"; t1="$(date +%s.%N)"
+  c1="$(cpu_ticks "$pid")"; g1="$(guest_ticks)"; t1="$(date +%s.%N)"
   thread_ticks "$pid" >"$out.t1"
   if [ "$rc" -ne 0 ] || ! jq -e '.jobs[0]' "$out" >/dev/null 2>&1; then
     cat "$out.stderr" >&2 || true
@@ -243,11 +262,12 @@ run_fio() {  # run_fio KEY QUEUES JOB JOBIDX POS ROUND
   meta="$(jq -cn --arg job "$job" --arg queues "$q" --arg server "$label" --arg key "$key" --arg dev "$dev" \
     --arg seq "$SEQ" --arg jidx "$jidx" --arg pos "$pos" --arg round "$round" --arg ticks "$((c1 - c0))" --arg hz "$CLK_TCK" \
     --arg t0 "$t0" --arg t1 "$t1" --argjson threads "$(thread_cpu_json "$out.t0" "$out.t1")" \
-    --argjson threads_sys "$(thread_cpu_json "$out.t0" "$out.t1" 3)" \
+    --argjson threads_sys "$(thread_cpu_json "$out.t0" "$out.t1" 3)" --argjson guest_cpu "$(guest_cpu_json "$g0" "$g1")" \
+    --argjson sleeps "$(thread_sleeps_json "$out.t0" "$out.t1")" \
     '{job: $job, queues: ($queues|tonumber), server: $server, key: $key, dev: $dev, seq: ($seq|tonumber),
       job_index: ($jidx|tonumber), position: ($pos|tonumber), round: ($round|tonumber),
       server_cpu_s: (($ticks|tonumber) / ($hz|tonumber)), server_thread_cpu_s: $threads, server_thread_sys_s: $threads_sys,
-      wall_s: (($t1|tonumber) - ($t0|tonumber))}')"
+      server_thread_sleeps: $sleeps, guest_cpu_s: $guest_cpu, wall_s: (($t1|tonumber) - ($t0|tonumber))}')"
   emit VDUSE_BENCH_RESULT "$(jq -c --argjson meta "$meta" '{meta: $meta, fio: .}' "$out")"
   log "  $(jq -r '.jobs[0] | (if .write.iops > .read.iops then .write else .read end)
     | "\(.iops | floor) IOPS, mean latency \(.lat_ns.mean / 1000 | floor) us"' "$out"), server CPU $(awk -v t=$((c1 - c0)) -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", t / hz }') s"
