@@ -88,8 +88,8 @@ guest_cpu_json() {
     | ["user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal"]
     | to_entries | map({key: .value, value: (($y[.key] - $x[.key]) / ($hz | tonumber))}) | from_entries'
 }
-# thread_ticks PID: "COMM<TAB>utime+stime<TAB>stime<TAB>voluntary context switches" for each
-# thread (COMM may hold blanks); a voluntary switch is the thread going to sleep (then a wake-up)
+# thread_ticks PID: "COMM<TAB>utime+stime<TAB>stime<TAB>voluntary context switches<TAB>TID" for
+# each thread (COMM may hold blanks); a voluntary switch is the thread going to sleep (then a wake-up)
 thread_ticks() {
   local t st comm sleeps
   for t in /proc/"$1"/task/*; do
@@ -99,22 +99,24 @@ thread_ticks() {
     comm="${st#*(}"; comm="${comm%)*}"
     # shellcheck disable=SC2086
     set -- ${st##*) }   # $1 = state (field 3): utime, stime are fields 14, 15
-    printf '%s\t%s\t%s\t%s\n' "$comm" $((${12} + ${13})) "${13}" "${sleeps:-0}"
+    printf '%s\t%s\t%s\t%s\t%s\n' "$comm" $((${12} + ${13})) "${13}" "${sleeps:-0}" "${t##*/}"
   done
 }
 # thread_cpu_json BEFORE AFTER [COLUMN]: {"comm": seconds, ...} of the CPU time each
 # thread name (summed over threads of that name) used between two thread_ticks
 # snapshots; COLUMN 3 counts the time in the kernel only
 thread_cpu_json() {
-  awk -F'\t' -v hz="$CLK_TCK" -v c="${3:-2}" 'NR == FNR { b[$1] += $c; next } { a[$1] += $c }
-    END { for (k in a) if (a[k] - b[k] > 0) printf "%s\t%.2f\n", k, (a[k] - b[k]) / hz }' "$1" "$2" |
+  # Thread by thread, as thread_sleeps_json: a thread that exited meanwhile is not counted.
+  awk -F'\t' -v hz="$CLK_TCK" -v c="${3:-2}" 'NR == FNR { b[$5] = $c; next } { n[$1] += $c - ($5 in b ? b[$5] : 0) }
+    END { for (k in n) if (n[k] > 0) printf "%s\t%.2f\n", k, n[k] / hz }' "$1" "$2" |
     jq -R -s -c 'split("\n") | map(select(length > 0) | split("\t") | {(.[0]): (.[1] | tonumber)}) | add // {}'
 }
-# thread_sleeps_json BEFORE AFTER: {"comm": count, ...} of the times each thread name went to sleep
-# (threads that started meanwhile count from 0)
+# thread_sleeps_json BEFORE AFTER: {"comm": count, ...} of the times each thread name went to sleep,
+# thread by thread (one that started meanwhile counts from 0; one that exited, as a thread pool's
+# idle threads do, is not counted)
 thread_sleeps_json() {
-  awk -F'\t' 'NR == FNR { b[$1] += $4; next } { a[$1] += $4 }
-    END { for (k in a) if (a[k] - b[k] > 0) printf "%s\t%d\n", k, a[k] - b[k] }' "$1" "$2" |
+  awk -F'\t' 'NR == FNR { b[$5] = $4; next } { n[$1] += $4 - ($5 in b ? b[$5] : 0) }
+    END { for (k in n) if (n[k] > 0) printf "%s\t%d\n", k, n[k] }' "$1" "$2" |
     jq -R -s -c 'split("\n") | map(select(length > 0) | split("\t") | {(.[0]): (.[1] | tonumber)}) | add // {}'
 }
 
