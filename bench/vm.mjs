@@ -460,8 +460,9 @@ function strip(m) {
 /**
  * How often the server's threads went to sleep per request (voluntary
  * context switches, all threads; each is followed by a wake-up). Under TCG
- * a wake-up of a big process is dear: the emulated TLB starts cold after
- * every switch, so this, with us/IO, says where a server's CPU goes.
+ * a wake-up is dear, and dearer for a big process (QEMU's emulated TLB is
+ * refilled page by page after an address-space switch, as far as we know),
+ * so this, with us/IO, says where a server's CPU goes.
  */
 export function sleepsPerIo(run) {
   const { server_thread_sleeps: sleeps, wall_s: wall } = run.meta;
