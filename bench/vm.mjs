@@ -190,8 +190,8 @@ const fmtInt = (n) => (n === undefined || n === null || Number.isNaN(n) ? '-' : 
 const fmtUs = (n) => (n === undefined || n === null || Number.isNaN(n) ? '-' : n >= 100 ? Math.round(n).toString() : n.toFixed(1));
 const fmtLat = (m) => (m ? `${fmtUs(m.lat_mean_us)}/${fmtUs(m.lat_p99_us)}` : '-');
 const fmtPct = (m) => (m ? `${Math.round(m.server_cpu_pct)}%` : '-');
-const fmtIdle = (a, b) => (a && b && a.guest_idle_pct >= 0 && b.guest_idle_pct >= 0 ? `${Math.round(a.guest_idle_pct)}%/${Math.round(b.guest_idle_pct)}%` : '-');
-const fmtSleeps = (a, b) => (a && b && a.server_sleeps_per_io >= 0 && b.server_sleeps_per_io >= 0 ? `${a.server_sleeps_per_io.toFixed(2)}/${b.server_sleeps_per_io.toFixed(2)}` : '-');
+/** `key` of qsd's and our metrics as "qsd/ours", or '-' when either lacks it. */
+const fmtPair = (a, b, key, fmt) => (a && b && a[key] >= 0 && b[key] >= 0 ? `${fmt(a[key])}/${fmt(b[key])}` : '-');
 const fmtPerIo = (m) => (m && m.server_user_us_per_io >= 0 ? `${Math.round(m.server_user_us_per_io)}+${Math.round(m.server_sys_us_per_io)}` : '-');
 
 function table(header, rows) {
@@ -371,8 +371,8 @@ async function main(argv) {
     fmtPct(x.ours),
     fmtPerIo(x.qsd),
     fmtPerIo(x.ours),
-    fmtSleeps(x.qsd, x.ours),
-    fmtIdle(x.qsd, x.ours),
+    fmtPair(x.qsd, x.ours, 'server_sleeps_per_io', (v) => v.toFixed(2)),
+    fmtPair(x.qsd, x.ours, 'guest_idle_pct', (v) => `${Math.round(v)}%`),
     x.order.map(orderLabel).join('>') + (x.contended ? ' *' : ''),
     ...(o.rounds > 1
       ? [`${x.rounds_used.length}/${x.rounds_total}`, x.ratio_per_round.map((v) => (v === null ? '-' : v.toFixed(2))).join(' ')]
@@ -457,6 +457,9 @@ function strip(m) {
   return { iops, bw_kib_s, lat_mean_us, lat_p50_us, lat_p99_us, lat_p999_us, server_cpu_pct, server_user_us_per_io, server_sys_us_per_io, guest_idle_pct, server_sleeps_per_io };
 }
 
+/** The sum of an object's values ({"comm": seconds, ...} and the like). */
+const sumOf = (o) => Object.values(o).reduce((a, b) => a + b, 0);
+
 /**
  * How often the server's threads went to sleep per request (voluntary
  * context switches, all threads; each is followed by a wake-up). Under TCG
@@ -468,7 +471,7 @@ export function sleepsPerIo(run) {
   const { server_thread_sleeps: sleeps, wall_s: wall } = run.meta;
   const iops = run.metrics.iops;
   if (!sleeps || !(wall > 0 && iops > 0)) return {};
-  return { server_sleeps_per_io: Object.values(sleeps).reduce((a, b) => a + b, 0) / wall / iops };
+  return { server_sleeps_per_io: sumOf(sleeps) / wall / iops };
 }
 
 /**
@@ -480,7 +483,7 @@ export function sleepsPerIo(run) {
 export function guestIdle(run) {
   const g = run.meta.guest_cpu_s;
   if (!g) return {};
-  const total = Object.values(g).reduce((a, b) => a + b, 0);
+  const total = sumOf(g);
   return total > 0 ? { guest_idle_pct: (100 * ((g.idle ?? 0) + (g.iowait ?? 0))) / total } : {};
 }
 
@@ -495,8 +498,8 @@ export function cpuPerIo(run) {
   const iops = run.metrics.iops;
   if (!(cpu >= 0 && wall > 0 && iops > 0)) return {};
   const perIo = (1e6 * cpu) / wall / iops;
-  const threadCpu = Object.values(threads).reduce((a, b) => a + b, 0);
-  const threadSys = Object.values(sys).reduce((a, b) => a + b, 0);
+  const threadCpu = sumOf(threads);
+  const threadSys = sumOf(sys);
   const sysShare = threadCpu > 0 ? Math.min(1, threadSys / threadCpu) : NaN;
   return { server_user_us_per_io: perIo * (1 - sysShare), server_sys_us_per_io: perIo * sysShare };
 }

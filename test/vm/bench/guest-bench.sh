@@ -102,23 +102,19 @@ thread_ticks() {
     printf '%s\t%s\t%s\t%s\t%s\n' "$comm" $((${12} + ${13})) "${13}" "${sleeps:-0}" "${t##*/}"
   done
 }
-# thread_cpu_json BEFORE AFTER [COLUMN]: {"comm": seconds, ...} of the CPU time each
-# thread name (summed over threads of that name) used between two thread_ticks
-# snapshots; COLUMN 3 counts the time in the kernel only
-thread_cpu_json() {
-  # Thread by thread, as thread_sleeps_json: a thread that exited meanwhile is not counted.
-  awk -F'\t' -v hz="$CLK_TCK" -v c="${3:-2}" 'NR == FNR { b[$5] = $c; next } { n[$1] += $c - ($5 in b ? b[$5] : 0) }
-    END { for (k in n) if (n[k] > 0) printf "%s\t%.2f\n", k, n[k] / hz }' "$1" "$2" |
+# thread_delta_json BEFORE AFTER COLUMN DIVISOR FORMAT: {"comm": value, ...} of how much COLUMN
+# of two thread_ticks snapshots grew, per thread name, divided by DIVISOR. Thread by thread: one
+# that started meanwhile counts from 0; one that exited (as a thread pool's idle threads do) is
+# not counted.
+thread_delta_json() {
+  awk -F'\t' -v c="$3" -v d="$4" -v f="$5" 'NR == FNR { b[$5] = $c; next } { n[$1] += $c - ($5 in b ? b[$5] : 0) }
+    END { for (k in n) if (n[k] > 0) printf "%s\t" f "\n", k, n[k] / d }' "$1" "$2" |
     jq -R -s -c 'split("\n") | map(select(length > 0) | split("\t") | {(.[0]): (.[1] | tonumber)}) | add // {}'
 }
-# thread_sleeps_json BEFORE AFTER: {"comm": count, ...} of the times each thread name went to sleep,
-# thread by thread (one that started meanwhile counts from 0; one that exited, as a thread pool's
-# idle threads do, is not counted)
-thread_sleeps_json() {
-  awk -F'\t' 'NR == FNR { b[$5] = $4; next } { n[$1] += $4 - ($5 in b ? b[$5] : 0) }
-    END { for (k in n) if (n[k] > 0) printf "%s\t%d\n", k, n[k] }' "$1" "$2" |
-    jq -R -s -c 'split("\n") | map(select(length > 0) | split("\t") | {(.[0]): (.[1] | tonumber)}) | add // {}'
-}
+# thread_cpu_json BEFORE AFTER [COLUMN]: CPU seconds per thread name; COLUMN 3: in the kernel only
+thread_cpu_json() { thread_delta_json "$1" "$2" "${3:-2}" "$CLK_TCK" '%.2f'; }
+# thread_sleeps_json BEFORE AFTER: how many times the threads of each name went to sleep
+thread_sleeps_json() { thread_delta_json "$1" "$2" 4 1 '%d'; }
 
 # ------------------------------------------------------------------ image
 log "image: ${IMAGE_MB} MiB in guest tmpfs, filled with random data"
@@ -260,11 +256,12 @@ run_fio() {  # run_fio KEY QUEUES JOB JOBIDX POS ROUND
     bench_error "fio $job on $label exited with status $rc" "$label" "$q" "$job"
     return 0
   fi
-  local meta
+  local meta threads threads_sys
+  threads="$(thread_cpu_json "$out.t0" "$out.t1")"; threads_sys="$(thread_cpu_json "$out.t0" "$out.t1" 3)"
   meta="$(jq -cn --arg job "$job" --arg queues "$q" --arg server "$label" --arg key "$key" --arg dev "$dev" \
     --arg seq "$SEQ" --arg jidx "$jidx" --arg pos "$pos" --arg round "$round" --arg ticks "$((c1 - c0))" --arg hz "$CLK_TCK" \
-    --arg t0 "$t0" --arg t1 "$t1" --argjson threads "$(thread_cpu_json "$out.t0" "$out.t1")" \
-    --argjson threads_sys "$(thread_cpu_json "$out.t0" "$out.t1" 3)" --argjson guest_cpu "$(guest_cpu_json "$g0" "$g1")" \
+    --arg t0 "$t0" --arg t1 "$t1" --argjson threads "$threads" \
+    --argjson threads_sys "$threads_sys" --argjson guest_cpu "$(guest_cpu_json "$g0" "$g1")" \
     --argjson sleeps "$(thread_sleeps_json "$out.t0" "$out.t1")" \
     '{job: $job, queues: ($queues|tonumber), server: $server, key: $key, dev: $dev, seq: ($seq|tonumber),
       job_index: ($jidx|tonumber), position: ($pos|tonumber), round: ($round|tonumber),
@@ -273,8 +270,8 @@ run_fio() {  # run_fio KEY QUEUES JOB JOBIDX POS ROUND
   emit VDUSE_BENCH_RESULT "$(jq -c --argjson meta "$meta" '{meta: $meta, fio: .}' "$out")"
   log "  $(jq -r '.jobs[0] | (if .write.iops > .read.iops then .write else .read end)
     | "\(.iops | floor) IOPS, mean latency \(.lat_ns.mean / 1000 | floor) us"' "$out"), server CPU $(awk -v t=$((c1 - c0)) -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", t / hz }') s"
-  log "  server threads (CPU s): $(thread_cpu_json "$out.t0" "$out.t1" | jq -r 'to_entries | sort_by(-.value) | map("\(.key)=\(.value)") | join(" ")')" \
-    "(in the kernel: $(thread_cpu_json "$out.t0" "$out.t1" 3 | jq -r 'to_entries | sort_by(-.value) | map("\(.key)=\(.value)") | join(" ")'))"
+  local by_value='to_entries | sort_by(-.value) | map("\(.key)=\(.value)") | join(" ")'
+  log "  server threads (CPU s): $(jq -r "$by_value" <<<"$threads")" "(in the kernel: $(jq -r "$by_value" <<<"$threads_sys"))"
 }
 
 warm_up() {  # warm_up KEY QUEUES: unmeasured I/O on a freshly attached server
