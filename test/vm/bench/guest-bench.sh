@@ -44,6 +44,7 @@
 #   each server after attach (warms up the JIT of our server and the caches
 #   of both alike; 0: none)
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/jobs.sh"
 
 QUEUES="${BENCH_QUEUES:-1 2}"
 RUNTIME="${BENCH_RUNTIME:-10}"
@@ -214,17 +215,6 @@ stop_server() {  # stop_server KEY QUEUES
 }
 
 # ------------------------------------------------------------------ fio
-job_args() {  # job_args JOB QUEUES: prints the job-specific fio arguments, one per line
-  case "$1" in
-    randread-4k-qd1) printf '%s\n' --rw=randread --bs=4k --iodepth=1 --numjobs=1 ;;
-    randread-4k-qd32) printf '%s\n' --rw=randread --bs=4k --iodepth=32 --numjobs=1 ;;
-    randwrite-4k-qd32) printf '%s\n' --rw=randwrite --bs=4k --iodepth=32 --numjobs=1 ;;
-    read-128k-qd8) printf '%s\n' --rw=read --bs=128k --iodepth=8 --numjobs=1 ;;
-    randread-4k-qd32-x*) printf '%s\n' --rw=randread --bs=4k --iodepth=32 --numjobs="$2" \
-        --cpus_allowed="0-$(($2 - 1))" --cpus_allowed_policy=split ;;
-    *) fail "unknown job $1" ;;
-  esac
-}
 jobs_for() {  # jobs_for QUEUES
   local j all=(randread-4k-qd1 randread-4k-qd32 randwrite-4k-qd32 read-128k-qd8)
   [ "$1" -gt 1 ] && all+=("randread-4k-qd32-x$1")

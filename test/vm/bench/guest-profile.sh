@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Guest side of `npm run bench:vm:profile` (host side: bench/vm-profile.mjs).
+# Runs in the real-kernel TCG guest (test/vm/boot.mjs), as root.
+#
+# Where one server's CPU goes per request, for one fio job of the benchmark
+# (test/vm/bench/jobs.sh): the server (ours, or qemu-storage-daemon for
+# comparison) on an image in guest tmpfs, a warm-up, then `perf record -g`
+# of the whole guest for PROFILE_SECONDS while fio runs. Prints, per I/O the
+# disk completed in that window (from /sys/block/vdX/stat):
+#   - CPU µs per thread name, user and kernel, from /proc (ticks);
+#   - perf samples per command (every process: fio, kworkers, idle);
+#   - the busiest server thread's symbols, inclusive ("children") and self.
+# Our server runs with --perf-basic-prof, so JIT frames show as JS:function.
+#
+# Knobs: PROFILE_JOB read-128k-qd8   PROFILE_SERVER ours|qsd   PROFILE_SECONDS 8
+#        PROFILE_IMAGE_MB 512   PROFILE_TOP 60 (symbol lines)   PROFILE_ENV 'K=V ...'
+#        (environment of our server)   PROFILE_QUEUES 1
+#        PROFILE_CLI PATH: our server is this cli.js (another build, e.g. a
+#        worktree of the previous commit built on the host)
+# Output between "VDUSE_PROFILE_BEGIN" and "VDUSE_PROFILE_END" console lines.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/jobs.sh"
+
+JOB="${PROFILE_JOB:-read-128k-qd8}"
+SERVER="${PROFILE_SERVER:-ours}"
+WINDOW="${PROFILE_SECONDS:-8}"
+IMAGE_MB="${PROFILE_IMAGE_MB:-512}"
+TOP="${PROFILE_TOP:-60}"
+QUEUES="${PROFILE_QUEUES:-1}"
+FREQ=2000
+IMG="$VM_WORK_DIR/disk.img"
+PERF_DATA="$VM_WORK_DIR/perf.data"
+
+command -v perf >/dev/null || fail "perf is not installed on the host (apt-get install linux-perf)"
+# Symbols of the guest kernel, and perf for root without limits.
+echo 0 >/proc/sys/kernel/kptr_restrict
+echo -1 >/proc/sys/kernel/perf_event_paranoid
+
+dd if=/dev/urandom of="$IMG" bs=1M count="$IMAGE_MB" status=none
+name="prof$QUEUES"
+case "$SERVER" in
+  ours)
+    read -r -a envs <<<"${PROFILE_ENV:-}"
+    start_bg server env "${envs[@]}" "$(node_bin)" --perf-basic-prof "${PROFILE_CLI:-$(cli_js)}" serve --name "$name" --file "$IMG" \
+      --queues "$QUEUES" --queue-size 256
+    wait_for_log server '"msg":"device attached"' 90
+    dev="$(grep -m1 '"msg":"device attached"' "$(bg_log server)" | sed -n 's/.*"blockDevice":"\([^"]*\)".*/\1/p')" ;;
+  qsd)
+    start_bg server env TMPDIR=/tmp qemu-storage-daemon --blockdev "driver=file,node-name=f0,filename=$IMG" \
+      --export "type=vduse-blk,id=e0,node-name=f0,name=$name,num-queues=$QUEUES,queue-size=256,writable=on"
+    wait_for_vduse "$name" 30
+    vdpa_attach "$name"
+    dev="$(wait_for_block "$name")" ;;
+  *) fail "PROFILE_SERVER must be ours or qsd, not $SERVER" ;;
+esac
+[ -b "$dev" ] || fail "no block device for the $SERVER server ('$dev')"
+pid="$(bg_pid server)"
+mapfile -t args < <(job_args "$JOB" "$QUEUES")
+fio_run() {  # fio_run SECONDS OUTPUT
+  fio --name="$JOB" --filename="$dev" --ioengine=libaio --direct=1 --time_based --runtime="$1" \
+    --norandommap --randrepeat=0 --group_reporting --output="$2" "${args[@]}"
+}
+log "warm-up: 3 s of $JOB on $SERVER ($dev)"
+fio_run 3 "$VM_LOG_DIR/warmup.txt" >/dev/null 2>&1 || fail "warm-up fio failed"
+
+# thread_ticks: "COMM<TAB>utime<TAB>stime" per thread of the server
+thread_ticks() { local t st; for t in /proc/"$pid"/task/*; do st="$(cat "$t/stat" 2>/dev/null)" || continue
+  local comm="${st#*(}"; comm="${comm%)*}"; set -- ${st##*) }; printf '%s\t%s\t%s\t%s\n' "$comm" "${12}" "${13}" "${t##*/}"; done; }
+# completed I/Os of the disk (reads + writes: fields 1 and 5 of /sys/block/X/stat)
+disk_ios() { awk '{print $1 + $5}' "/sys/block/${dev#/dev/}/stat"; }
+
+log "profiling ${WINDOW} s of $JOB on $SERVER"
+fio_run $((WINDOW + 3)) "$VM_LOG_DIR/fio.txt" >/dev/null 2>&1 &
+fio_pid=$!
+sleep 1
+thread_ticks >"$VM_LOG_DIR/t0"; io0="$(disk_ios)"
+perf record -q -g -a -F "$FREQ" -o "$PERF_DATA" -- sleep "$WINDOW" >/dev/null 2>&1 || fail "perf record failed"
+io1="$(disk_ios)"; thread_ticks >"$VM_LOG_DIR/t1"
+wait "$fio_pid" || fail "fio failed: $(cat "$VM_LOG_DIR/fio.txt")"
+ios=$((io1 - io0))
+[ "$ios" -gt 0 ] || fail "no I/O completed in the window"
+hz="$(getconf CLK_TCK)"
+
+report() { perf report -i "$PERF_DATA" --stdio "$@" 2>/dev/null | grep -v '^#' | grep -v '^$'; }
+echo VDUSE_PROFILE_BEGIN
+echo "job $JOB, server $SERVER, $QUEUES queue(s), $ios I/Os in ${WINDOW} s ($((ios / WINDOW)) IOPS); perf at $FREQ Hz, so one sample is $((1000000 / FREQ)) us"
+echo "--- server threads, CPU us per I/O (from /proc; threads that exited are not counted)"
+awk -F'\t' -v ios="$ios" -v hz="$hz" 'NR == FNR { u[$4] = $2; s[$4] = $3; next }
+  { du[$1] += $2 - u[$4]; ds[$1] += $3 - s[$4] }
+  END { for (k in du) if (du[k] + ds[k] > 0) printf "%10.1f user %10.1f kernel  %s\n", du[k] * 1e6 / hz / ios, ds[k] * 1e6 / hz / ios, k }' \
+  "$VM_LOG_DIR/t0" "$VM_LOG_DIR/t1" | sort -k1,1 -gr
+echo "--- every command, perf samples as us per I/O (swapper: idle)"
+# (awk, not head: pipefail would fail on head's early exit)
+flat() { report --no-children --call-graph=none -n "$@"; }
+flat --sort comm | awk -v ios="$ios" -v f="$FREQ" 'NR <= 15 { n = $2; $1 = $2 = ""; printf "%10.1f %s\n", n * 1e6 / f / ios, $0 }'
+busiest="$(flat --sort comm --pid "$pid" | awk 'NR == 1 { $1 = $2 = ""; sub(/^ +/, ""); print }')"
+total="$(flat --sort comm --comms "$busiest" | awk 'NR == 1 { print $2 }')"
+echo "--- $busiest ($total samples, $(awk -v t="$total" -v ios="$ios" -v f="$FREQ" 'BEGIN { printf "%.1f", t * 1e6 / f / ios }') us per I/O): symbols, inclusive and self, us per I/O"
+report --children --percentage relative --comms "$busiest" --sort sym --call-graph=none | awk -v top="$TOP" -v t="$total" -v ios="$ios" -v f="$FREQ" '
+  { c = $1; s = $2; sub(/%/, "", c); sub(/%/, "", s); $1 = ""; $2 = ""
+    if (NR <= top) printf "%9.1f %9.1f %s\n", c / 100 * t * 1e6 / f / ios, s / 100 * t * 1e6 / f / ios, $0 }' 
+echo VDUSE_PROFILE_END
+stop_bg server
