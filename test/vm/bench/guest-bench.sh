@@ -44,7 +44,7 @@
 #   each server after attach (warms up the JIT of our server and the caches
 #   of both alike; 0: none)
 . "$(dirname "$0")/../lib.sh"
-. "$(dirname "$0")/jobs.sh"
+. "$(dirname "$0")/bench-lib.sh"
 
 QUEUES="${BENCH_QUEUES:-1 2}"
 RUNTIME="${BENCH_RUNTIME:-10}"
@@ -59,7 +59,6 @@ VARIANT_ENV="${BENCH_VARIANT_ENV:-}"
 VARIANT_CLI="${BENCH_VARIANT_CLI:-}"
 QUEUE_SIZE=256
 IMG="$VM_WORK_DIR/disk.img"
-CLK_TCK="$(getconf CLK_TCK)"
 ERRORS=0
 SEQ=0
 
@@ -89,31 +88,6 @@ guest_cpu_json() {
     | ["user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal"]
     | to_entries | map({key: .value, value: (($y[.key] - $x[.key]) / ($hz | tonumber))}) | from_entries'
 }
-# thread_ticks PID: "COMM<TAB>utime+stime<TAB>stime<TAB>voluntary context switches<TAB>TID" for
-# each thread (COMM may hold blanks); a voluntary switch is the thread going to sleep (then a wake-up)
-thread_ticks() {
-  local t st comm sleeps
-  for t in /proc/"$1"/task/*; do
-    st="$(cat "$t/stat" 2>/dev/null)" || continue
-    # (io-wq threads come and go: one may exit between the two reads)
-    sleeps="$(awk '/^voluntary_ctxt_switches/ {print $2}' "$t/status" 2>/dev/null)" || sleeps=0
-    comm="${st#*(}"; comm="${comm%)*}"
-    # shellcheck disable=SC2086
-    set -- ${st##*) }   # $1 = state (field 3): utime, stime are fields 14, 15
-    printf '%s\t%s\t%s\t%s\t%s\n' "$comm" $((${12} + ${13})) "${13}" "${sleeps:-0}" "${t##*/}"
-  done
-}
-# thread_delta_json BEFORE AFTER COLUMN DIVISOR FORMAT: {"comm": value, ...} of how much COLUMN
-# of two thread_ticks snapshots grew, per thread name, divided by DIVISOR. Thread by thread: one
-# that started meanwhile counts from 0; one that exited (as a thread pool's idle threads do) is
-# not counted.
-thread_delta_json() {
-  awk -F'\t' -v c="$3" -v d="$4" -v f="$5" 'NR == FNR { b[$5] = $c; next } { n[$1] += $c - ($5 in b ? b[$5] : 0) }
-    END { for (k in n) if (n[k] > 0) printf "%s\t" f "\n", k, n[k] / d }' "$1" "$2" |
-    jq -R -s -c 'split("\n") | map(select(length > 0) | split("\t") | {(.[0]): (.[1] | tonumber)}) | add // {}'
-}
-# thread_cpu_json BEFORE AFTER [COLUMN]: CPU seconds per thread name; COLUMN 3: in the kernel only
-thread_cpu_json() { thread_delta_json "$1" "$2" "${3:-2}" "$CLK_TCK" '%.2f'; }
 # thread_sleeps_json BEFORE AFTER: how many times the threads of each name went to sleep
 thread_sleeps_json() { thread_delta_json "$1" "$2" 4 1 '%d'; }
 

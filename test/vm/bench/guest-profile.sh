@@ -3,7 +3,7 @@
 # Runs in the real-kernel TCG guest (test/vm/boot.mjs), as root.
 #
 # Where one server's CPU goes per request, for one fio job of the benchmark
-# (test/vm/bench/jobs.sh): the server (ours, or qemu-storage-daemon for
+# (test/vm/bench/bench-lib.sh): the server (ours, or qemu-storage-daemon for
 # comparison) on an image in guest tmpfs, a warm-up, then `perf record -g`
 # of the whole guest for PROFILE_SECONDS while fio runs. Prints, per I/O the
 # disk completed in that window (from /sys/block/vdX/stat):
@@ -19,7 +19,7 @@
 #        worktree of the previous commit built on the host)
 # Output between "VDUSE_PROFILE_BEGIN" and "VDUSE_PROFILE_END" console lines.
 . "$(dirname "$0")/../lib.sh"
-. "$(dirname "$0")/jobs.sh"
+. "$(dirname "$0")/bench-lib.sh"
 
 JOB="${PROFILE_JOB:-read-128k-qd8}"
 SERVER="${PROFILE_SERVER:-ours}"
@@ -63,9 +63,6 @@ fio_run() {  # fio_run SECONDS OUTPUT
 log "warm-up: 3 s of $JOB on $SERVER ($dev)"
 fio_run 3 "$VM_LOG_DIR/warmup.txt" >/dev/null 2>&1 || fail "warm-up fio failed"
 
-# thread_ticks: "COMM<TAB>utime<TAB>stime" per thread of the server
-thread_ticks() { local t st; for t in /proc/"$pid"/task/*; do st="$(cat "$t/stat" 2>/dev/null)" || continue
-  local comm="${st#*(}"; comm="${comm%)*}"; set -- ${st##*) }; printf '%s\t%s\t%s\t%s\n' "$comm" "${12}" "${13}" "${t##*/}"; done; }
 # completed I/Os of the disk (reads + writes: fields 1 and 5 of /sys/block/X/stat)
 disk_ios() { awk '{print $1 + $5}' "/sys/block/${dev#/dev/}/stat"; }
 
@@ -73,22 +70,22 @@ log "profiling ${WINDOW} s of $JOB on $SERVER"
 fio_run $((WINDOW + 3)) "$VM_LOG_DIR/fio.txt" >/dev/null 2>&1 &
 fio_pid=$!
 sleep 1
-thread_ticks >"$VM_LOG_DIR/t0"; io0="$(disk_ios)"
+thread_ticks "$pid" >"$VM_LOG_DIR/t0"; io0="$(disk_ios)"
 perf record -q -g -a -F "$FREQ" -o "$PERF_DATA" -- sleep "$WINDOW" >/dev/null 2>&1 || fail "perf record failed"
-io1="$(disk_ios)"; thread_ticks >"$VM_LOG_DIR/t1"
+io1="$(disk_ios)"; thread_ticks "$pid" >"$VM_LOG_DIR/t1"
 wait "$fio_pid" || fail "fio failed: $(cat "$VM_LOG_DIR/fio.txt")"
 ios=$((io1 - io0))
 [ "$ios" -gt 0 ] || fail "no I/O completed in the window"
-hz="$(getconf CLK_TCK)"
 
 report() { perf report -i "$PERF_DATA" --stdio "$@" 2>/dev/null | grep -v '^#' | grep -v '^$'; }
 echo VDUSE_PROFILE_BEGIN
 echo "job $JOB, server $SERVER, $QUEUES queue(s), $ios I/Os in ${WINDOW} s ($((ios / WINDOW)) IOPS); perf at $FREQ Hz, so one sample is $((1000000 / FREQ)) us"
 echo "--- server threads, CPU us per I/O (from /proc; threads that exited are not counted)"
-awk -F'\t' -v ios="$ios" -v hz="$hz" 'NR == FNR { u[$4] = $2; s[$4] = $3; next }
-  { du[$1] += $2 - u[$4]; ds[$1] += $3 - s[$4] }
-  END { for (k in du) if (du[k] + ds[k] > 0) printf "%10.1f user %10.1f kernel  %s\n", du[k] * 1e6 / hz / ios, ds[k] * 1e6 / hz / ios, k }' \
-  "$VM_LOG_DIR/t0" "$VM_LOG_DIR/t1" | sort -k1,1 -gr
+jq -rn --argjson all "$(thread_cpu_json "$VM_LOG_DIR/t0" "$VM_LOG_DIR/t1")" \
+  --argjson kernel "$(thread_cpu_json "$VM_LOG_DIR/t0" "$VM_LOG_DIR/t1" 3)" --arg ios "$ios" '
+  $all | to_entries | sort_by(-.value)[] | (1e6 / ($ios | tonumber)) as $per
+  | "\((.value - ($kernel[.key] // 0)) * $per)\t\(($kernel[.key] // 0) * $per)\t\(.key)"' |
+  awk -F'\t' '{ printf "%10.1f user %10.1f kernel  %s\n", $1, $2, $3 }'
 echo "--- every command, perf samples as us per I/O (swapper: idle)"
 # (awk, not head: pipefail would fail on head's early exit)
 flat() { report --no-children --call-graph=none -n "$@"; }
@@ -98,6 +95,6 @@ total="$(flat --sort comm --comms "$busiest" | awk 'NR == 1 { print $2 }')"
 echo "--- $busiest ($total samples, $(awk -v t="$total" -v ios="$ios" -v f="$FREQ" 'BEGIN { printf "%.1f", t * 1e6 / f / ios }') us per I/O): symbols, inclusive and self, us per I/O"
 report --children --percentage relative --comms "$busiest" --sort sym --call-graph=none | awk -v top="$TOP" -v t="$total" -v ios="$ios" -v f="$FREQ" '
   { c = $1; s = $2; sub(/%/, "", c); sub(/%/, "", s); $1 = ""; $2 = ""
-    if (NR <= top) printf "%9.1f %9.1f %s\n", c / 100 * t * 1e6 / f / ios, s / 100 * t * 1e6 / f / ios, $0 }' 
+    if (NR <= top) printf "%9.1f %9.1f %s\n", c / 100 * t * 1e6 / f / ios, s / 100 * t * 1e6 / f / ios, $0 }'
 echo VDUSE_PROFILE_END
 stop_bg server
