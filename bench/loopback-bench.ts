@@ -2,12 +2,14 @@
  * Loopback benchmark (`npm run bench`): the real product (control plane,
  * queue worker threads, backends) on the loopback kernel, driven by the
  * native driver engine (bench/native-driver.ts) so the harness is not the
- * limit. For every job it runs the null backend first: the same device,
- * completing requests without touching data, i.e. the ceiling of harness +
- * queue machinery; the memory and file backends are reported as a fraction
- * of it. Prints a table, writes JSON and an SVG chart.
+ * limit. Every job runs on the null backend (the same device, completing
+ * requests without touching data, i.e. the ceiling of harness + queue
+ * machinery), the memory and the file backend, in turn for several rounds;
+ * the memory and file backends are reported as a fraction of the ceiling
+ * measured in the same round (rounds.ts). Prints a table of medians, writes
+ * JSON (with each round's IOPS) and an SVG chart.
  *
- * Usage: node dist/bench/loopback-bench.js [--seconds S] [--quick] [--qd LIST] [--only REGEX] [--out DIR]
+ * Usage: node dist/bench/loopback-bench.js [--seconds S] [--rounds N] [--quick] [--qd LIST] [--only REGEX] [--out DIR]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
@@ -18,28 +20,27 @@ import { bufferBytesFor, runJob } from './native-driver.js';
 import { threadCpuNs } from '../test/helpers/thread-cpu.js';
 import { barChartSvg } from './svg-chart.js';
 import { copyBoundOfCeiling, copyFloorNs } from './copy-floor.js';
+import { ofCeilingByRound, summarize, type RoundSample, type RoundSummary } from './rounds.js';
+import type { NativeQueueHandle } from '../src/loopback/blk-driver.js';
 
 interface Job { name: string; op: 'read' | 'write'; bs: number; random: boolean; qd: number; queues: number }
-interface Result extends Job {
+/** A backend's medians over the rounds of one job (rounds.ts). */
+interface Result extends Job, RoundSummary {
   backend: Backend;
-  iops: number;
-  mibps: number;
-  meanUs: number;
-  p99Us: number;
-  /** CPU time of the queue worker threads per request. */
-  deviceCpuUs: number;
-  /** IOPS / the null backend's IOPS for the same job. */
+  /** Median over rounds of IOPS / the null backend's IOPS in the same round. */
   ofCeiling: number;
   /** Memory backend: its copies alone, ns per request (copy-floor.ts). */
   copyNs?: number;
   /** Memory backend: the most `ofCeiling` can be with copies that cost copyNs on top of the null device's time. */
   copyBound?: number;
-  errors: number;
 }
 type Backend = 'null' | 'memory' | 'file';
 
 const { values } = parseArgs({ options: {
-  seconds: { type: 'string', default: '2' },
+  /** Seconds per backend per round. */
+  seconds: { type: 'string', default: '1' },
+  /** Rounds per job: null, memory and file in turn, each round (rounds.ts). */
+  rounds: { type: 'string', default: '3' },
   quick: { type: 'boolean' },
   out: { type: 'string', default: 'bench-results' },
   /** Only jobs whose label (e.g. '4k-randread q1 qd32') matches this regular expression. */
@@ -48,6 +49,9 @@ const { values } = parseArgs({ options: {
   qd: { type: 'string' },
 } });
 const SECONDS = Number(values.seconds);
+const ROUNDS = Number(values.rounds);
+if (!(SECONDS > 0)) throw new Error(`--seconds: ${values.seconds}: a positive number`);
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error(`--rounds: ${values.rounds}: a whole number ≥ 1`);
 const SIZE = 256 << 20;
 const BACKENDS: Backend[] = ['null', 'memory', 'file'];
 
@@ -79,8 +83,17 @@ function label(j: Job): string {
   return `${j.name} q${j.queues} qd${j.qd}`;
 }
 
-async function run(job: Job, backend: Backend): Promise<Omit<Result, 'ofCeiling' | 'copyBound'>> {
-  const f = await startLoopback({
+/** One backend's device for a job, set up once and driven for every round. */
+interface Bench {
+  backend: Backend;
+  fixture: Fixture;
+  handles: NativeQueueHandle[];
+  /** Memory backend: its copies alone, ns per request. */
+  copyNs?: number;
+}
+
+async function open(job: Job, backend: Backend): Promise<Bench> {
+  const fixture = await startLoopback({
     backend: backend === 'file' ? 'file' : 'memory',
     shape: { queues: job.queues, size: SIZE, queueSize: 256 },
     memory: { size: 64 << 20 },
@@ -90,20 +103,49 @@ async function run(job: Job, backend: Backend): Promise<Omit<Result, 'ofCeiling'
   try {
     let copyNs: number | undefined;
     if (backend === 'memory') {
-      prefill(f);
-      copyNs = copyFloorNs(job, f.disk());
+      prefill(fixture);
+      copyNs = copyFloorNs(job, fixture.disk());
     }
-    const handles = Array.from({ length: job.queues }, (_, q) => f.driver.handOff(q, bufferBytesFor(job.qd, job.bs)));
-    const cpu0 = threadCpuNs('vduse-q');
-    const r = await runJob(handles, { op: job.op, bs: job.bs, qd: job.qd, random: job.random, seconds: SECONDS,
-      capacitySectors: SIZE / 512 });
-    const deviceNs = threadCpuNs('vduse-q') - cpu0;
-    const iops = r.ios / r.seconds;
-    return { ...job, backend, iops, mibps: (iops * job.bs) / (1 << 20), meanUs: r.latencyNs.mean / 1000,
-      p99Us: r.latencyNs.p99 / 1000, deviceCpuUs: deviceNs / 1000 / (r.ios + r.drained), errors: r.errors,
-      ...(copyNs === undefined ? {} : { copyNs }) };
+    const handles = Array.from({ length: job.queues }, (_, q) => fixture.driver.handOff(q, bufferBytesFor(job.qd, job.bs)));
+    return { backend, fixture, handles, ...(copyNs === undefined ? {} : { copyNs }) };
+  } catch (err) {
+    await fixture.close();
+    throw err;
+  }
+}
+
+async function measure(job: Job, bench: Bench): Promise<RoundSample> {
+  // Only this bench's workers are busy: the other backends' queues sleep on their kicks.
+  const cpu0 = threadCpuNs('vduse-q');
+  const r = await runJob(bench.handles, { op: job.op, bs: job.bs, qd: job.qd, random: job.random, seconds: SECONDS,
+    capacitySectors: SIZE / 512 });
+  const deviceNs = threadCpuNs('vduse-q') - cpu0;
+  const iops = r.ios / r.seconds;
+  return { iops, mibps: (iops * job.bs) / (1 << 20), meanUs: r.latencyNs.mean / 1000, p99Us: r.latencyNs.p99 / 1000,
+    deviceCpuUs: deviceNs / 1000 / (r.ios + r.drained), errors: r.errors };
+}
+
+/** Every backend on `job`, in turn for ROUNDS rounds; the medians, and "of ceiling" by round. */
+async function runJobRounds(job: Job): Promise<Result[]> {
+  const benches: Bench[] = [];
+  try {
+    for (const backend of BACKENDS) benches.push(await open(job, backend));
+    const samples = benches.map((): RoundSample[] => []);
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [i, bench] of benches.entries()) samples[i]!.push(await measure(job, bench));
+    }
+    const ceiling = summarize(samples[0]!);
+    return benches.map((bench, i) => {
+      const s = summarize(samples[i]!);
+      const full: Result = { ...job, backend: bench.backend, ...s, ofCeiling: ofCeilingByRound(s.roundIops, ceiling.roundIops) };
+      if (bench.copyNs !== undefined) {
+        full.copyNs = bench.copyNs;
+        full.copyBound = copyBoundOfCeiling(ceiling.iops, ceiling.deviceCpuUs * 1000, bench.copyNs, job.queues);
+      }
+      return full;
+    });
   } finally {
-    await f.close();
+    for (const bench of benches) await bench.fixture.close();
   }
 }
 
@@ -150,16 +192,11 @@ function row(r: Result): string {
 async function main(): Promise<void> {
   const results: Result[] = [];
   console.log(`# ${cpus()[0]?.model ?? 'cpu'}, ${availableParallelism()} CPUs, node ${process.version}, ` +
-    `${SECONDS} s per job, native driver, queue size 256`);
+    `${ROUNDS} rounds of ${SECONDS} s per backend per job (medians), native driver, queue size 256`);
   console.log('backend job            q   qd       IOPS    MiB/s  mean us   p99 us  dev us/IO  of ceiling' +
     '  copy us/IO  copy-bound');
   for (const job of jobs()) {
-    let ceiling: Omit<Result, 'ofCeiling' | 'copyBound'> | null = null;
-    for (const backend of BACKENDS) {
-      const r = await run(job, backend);
-      if (backend === 'null') ceiling = r;
-      const full: Result = { ...r, ofCeiling: r.iops / ceiling!.iops };
-      if (r.copyNs !== undefined) full.copyBound = copyBoundOfCeiling(ceiling!.iops, ceiling!.deviceCpuUs * 1000, r.copyNs, job.queues);
+    for (const full of await runJobRounds(job)) {
       results.push(full);
       console.log(row(full));
     }
@@ -167,7 +204,7 @@ async function main(): Promise<void> {
   mkdirSync(values.out, { recursive: true });
   const json = join(values.out, 'loopback.json');
   writeFileSync(json, JSON.stringify({ date: new Date().toISOString(), cpus: availableParallelism(),
-    node: process.version, seconds: SECONDS, results }, null, 2));
+    node: process.version, seconds: SECONDS, rounds: ROUNDS, results }, null, 2));
   const groups = [...new Set(results.map(label))];
   const svg = barChartSvg({
     title: 'vduse-blk loopback: IOPS per job (null = ceiling)', unit: 'IOPS', groups,
