@@ -34,7 +34,10 @@ t.test('dense requests ride the poll; sparse ones turn it off', async (t) => {
   const requests = Number(dense.requests - before.requests);
   const kicks = Number(dense.kicks - before.kicks);
   t.equal(requests, 400);
-  t.ok(kicks < requests / 4, `back to back: ${kicks} kicks for ${requests} requests`);
+  // Without the poll every QD1 request needs its kick (400). Polling needs 17-30 on an idle host; with
+  // tap running other suites on the same two cores the spinning worker is preempted now and then and
+  // a CI run counted 142. Half the requests separates the two cases without timing the host.
+  t.ok(kicks < requests / 2, `back to back: ${kicks} kicks for ${requests} requests`);
 
   // 5 ms apart, far past the 1 ms maximum: the window halves each time, to 0 within 10 gaps.
   for (let i = 0; i < 12; i++) {
