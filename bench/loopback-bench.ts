@@ -134,9 +134,10 @@ async function runJobRounds(job: Job): Promise<Result[]> {
     for (let round = 0; round < ROUNDS; round++) {
       for (const [i, bench] of benches.entries()) samples[i]!.push(await measure(job, bench));
     }
-    const ceiling = summarize(samples[0]!);
+    const summaries = samples.map(summarize);
+    const ceiling = summaries[BACKENDS.indexOf('null')]!;
     return benches.map((bench, i) => {
-      const s = summarize(samples[i]!);
+      const s = summaries[i]!;
       const full: Result = { ...job, backend: bench.backend, ...s, ofCeiling: ofCeilingByRound(s.roundIops, ceiling.roundIops) };
       if (bench.copyNs !== undefined) {
         full.copyNs = bench.copyNs;
