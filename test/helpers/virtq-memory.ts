@@ -5,7 +5,7 @@
  * several views for a range that crosses one).
  */
 import { GuestMemoryError } from '../../src/workers/virtq/guest-memory.js';
-import type { GuestMemory } from '../../src/workers/virtq/guest-memory.js';
+import type { GuestMemory, MappedRange } from '../../src/workers/virtq/guest-memory.js';
 
 /** [start, end) in IOVA space. */
 export type Range = readonly [number, number];
@@ -26,7 +26,7 @@ const inside = (ranges: readonly Range[], at: number): boolean => ranges.some(([
 
 export class TestGuestMemory implements GuestMemory {
   private readonly regions: Region[] = [];
-  /** Every translate() call, for assertions. */
+  /** Every translate() and locate() call, for assertions. */
   readonly calls: { iova: number; length: number; write: boolean }[] = [];
 
   constructor(readonly bytes: Uint8Array, readonly base: number, options: TestMemoryOptions = {}) {
@@ -50,6 +50,14 @@ export class TestGuestMemory implements GuestMemory {
 
   translateInto(iova: number, length: number, write: boolean, out: Uint8Array[]): void {
     for (const view of this.translate(iova, length, write)) out.push(view);
+  }
+
+  /** The whole test buffer when the range lies in one region (with the permission); null otherwise. */
+  locate(iova: number, length: number, write: boolean): MappedRange | null {
+    const r = this.regions.find((x) => iova >= x.start && iova + length <= x.end);
+    this.calls.push({ iova, length, write });
+    if (r === undefined || length <= 0 || (write && !r.writable)) return null;
+    return { start: this.base, buffer: this.bytes.buffer, byteOffset: this.bytes.byteOffset };
   }
 
   translate(iova: number, length: number, write: boolean): Uint8Array[] {

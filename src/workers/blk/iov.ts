@@ -29,6 +29,12 @@ export function sliceViews(views: readonly Uint8Array[], start: number, end: num
  * Returns how many bytes were available.
  */
 export function copyFromViews(views: readonly Uint8Array[], start: number, dst: Uint8Array): number {
+  const first = views[0];
+  if (start === 0 && first !== undefined && first.length >= dst.length) {
+    // The usual framing: the whole header in the first view.
+    for (let i = 0; i < dst.length; i++) dst[i] = first[i]!;
+    return dst.length;
+  }
   let copied = 0;
   let pos = 0;
   for (const view of views) {

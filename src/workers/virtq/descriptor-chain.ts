@@ -168,6 +168,9 @@ function openIndirectTable(
     throw new VirtqueueError(`indirect table of ${len / VRING_DESC_SIZE} descriptors (max ${MAX_INDIRECT_ENTRIES})`);
   }
   if (addr < 0) return 'indirect table address beyond 2^53';
+  // Usually the table lies in the mapping the queue last used: read it in place, no view made.
+  const mapped = mem.locate(addr, len, false);
+  if (mapped !== null) return { view: wholeBufferView(mapped.buffer), base: mapped.byteOffset + (addr - mapped.start) };
   const views = translateOrFault(mem, addr, len, false);
   if (typeof views === 'string') return `indirect table ${views}`;
   const first = views[0];

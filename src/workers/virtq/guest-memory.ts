@@ -18,6 +18,21 @@ export interface GuestMemory {
    * have gained the views before the unmapped byte.
    */
   translateInto(iova: number, length: number, write: boolean, out: Uint8Array[]): void;
+  /**
+   * The one mapping that holds all of [iova, iova + length) with the
+   * permission `write` asks for, or null when there is none (unmapped, no
+   * permission, or the range crosses mappings: {@link translate} then says
+   * which). Makes no view: for reading small structures in place (indirect
+   * tables) where a view per request would cost more than the read.
+   */
+  locate(iova: number, length: number, write: boolean): MappedRange | null;
+}
+
+/** A whole mapping: byte `byteOffset` of `buffer` is guest address `start`. */
+export interface MappedRange {
+  readonly start: number;
+  readonly buffer: ArrayBufferLike;
+  readonly byteOffset: number;
 }
 
 /** A guest address that is not (or not suitably) mapped. */
