@@ -22,6 +22,7 @@ import { createBackend as createNullBackend } from './null-backend.js';
 import type { BlockBackend } from '../src/workers/backends/backend.js';
 import type { BlkDeviceSettings } from '../src/workers/blk/settings.js';
 import { VDUSE_ACCESS_RW } from '../src/shared/vduse.js';
+import { RingMemory } from '../src/loopback/ring-memory.js';
 import {
   VIRTIO_BLK_T_IN, VRING_DESC_F_INDIRECT, VRING_DESC_F_NEXT, VRING_DESC_F_WRITE, VRING_DESC_SIZE,
 } from '../src/shared/virtio.js';
@@ -54,14 +55,12 @@ const n = native();
 const memfd = n.memfdCreate('chain-walk', 0);
 n.ftruncate(memfd, GUEST_BYTES);
 const { PROT_READ, PROT_WRITE, MAP_SHARED } = n.constants;
-const guest = new DataView(n.mmap(memfd, 0, GUEST_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED));
+// The driver's side of the same memory (IOVA 0 at byte 0).
+const driver = new RingMemory({ bytes: new Uint8Array(n.mmap(memfd, 0, GUEST_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED)), base: 0 });
+const guest = driver.view;
 
 function descriptor(at: number, addr: number, len: number, flags: number, next: number): void {
-  guest.setUint32(at, addr, true);
-  guest.setUint32(at + 4, 0, true);
-  guest.setUint32(at + 8, len, true);
-  guest.setUint16(at + 12, flags, true);
-  guest.setUint16(at + 14, next, true);
+  driver.writeDescriptor(at, { addr, len, flags, next });
 }
 
 for (let head = 0; head < QUEUE; head++) {
@@ -100,7 +99,6 @@ const memory = new IovaMap({
 const queue = new SplitQueue(memory, {
   size: QUEUE, descAddr: DESC, driverAddr: AVAIL, deviceAddr: USED, eventIdx: true, indirect: true,
 });
-const availIdx = new Uint16Array(guest.buffer, AVAIL + 2, 1);
 let seed = 1;
 const blocks = DISK / BS;
 
@@ -113,7 +111,7 @@ function setSectors(): void {
 
 function lap(): void {
   setSectors();
-  Atomics.store(availIdx, 0, (availIdx[0]! + QUEUE) & 0xffff);
+  driver.store16(AVAIL + 2, driver.load16(AVAIL + 2) + QUEUE);
   for (let chain = queue.popChain(); chain !== null; chain = queue.popChain()) {
     const len = handleChainThen(chain, settings, backend, () => { throw new Error('backend went asynchronous'); });
     if (len !== 1 + BS) throw new Error(`request ${chain.head}: used len ${len}`);

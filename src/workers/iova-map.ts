@@ -73,7 +73,7 @@ export class IovaMap implements GuestMemory {
     const last = iova + length - 1;
     // Only the last region used: anything else takes translate's full path.
     if (hit === undefined || !(iova >= hit.start && last <= hit.last && length > 0)) return null;
-    return (hit.perm & (write ? VDUSE_ACCESS_WO : VDUSE_ACCESS_RO)) === 0 ? null : hit;
+    return permits(hit, write) ? hit : null;
   }
 
   /** Unmaps every cached region overlapping [start, last] (an UPDATE_IOTLB). */
@@ -129,9 +129,12 @@ export class IovaMap implements GuestMemory {
   }
 }
 
+function permits(region: Region, write: boolean): boolean {
+  return (region.perm & (write ? VDUSE_ACCESS_WO : VDUSE_ACCESS_RO)) !== 0;
+}
+
 function checkPerm(region: Region, write: boolean, iova: number, length: number): void {
-  const need = write ? VDUSE_ACCESS_WO : VDUSE_ACCESS_RO;
-  if ((region.perm & need) === 0) {
+  if (!permits(region, write)) {
     throw new GuestMemoryError(`guest range 0x${iova.toString(16)}+${length} is not ${write ? 'writable' : 'readable'}`,
       iova, length);
   }
