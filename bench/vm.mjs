@@ -82,6 +82,13 @@ function parseArgs(argv) {
     else throw new Error(`unknown argument '${a}'`);
   }
   if (o.queues.length === 0) throw new Error('--queues needs at least one queue count');
+  if (o.variantCli !== undefined) {
+    // The guest sees the host's files read-only but has its own /tmp: a build there is not the one it would run.
+    if (o.variantCli === '/tmp' || o.variantCli.startsWith('/tmp/')) {
+      throw new Error(`--variant-cli ${o.variantCli}: the guest has its own /tmp; put the other build elsewhere`);
+    }
+    if (!fs.existsSync(o.variantCli)) throw new Error(`--variant-cli ${o.variantCli}: no such file`);
+  }
   return o;
 }
 

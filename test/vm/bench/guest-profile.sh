@@ -10,6 +10,8 @@
 #   - CPU µs per thread name, user and kernel, from /proc (ticks);
 #   - perf samples per command (every process: fio, kworkers, idle);
 #   - the busiest server thread's symbols, inclusive ("children") and self.
+#   - the next two server threads' self symbols (for ours: V8's compiler and
+#     garbage-collector helpers, which run as threads named "node").
 # Our server runs with --perf-basic-prof, so JIT frames show as JS:function.
 #
 # Knobs: PROFILE_JOB read-128k-qd8   PROFILE_SERVER ours|qsd   PROFILE_SECONDS 8
@@ -96,5 +98,18 @@ echo "--- $busiest ($total samples, $(awk -v t="$total" -v ios="$ios" -v f="$FRE
 report --children --percentage relative --comms "$busiest" --sort sym --call-graph=none | awk -v top="$TOP" -v t="$total" -v ios="$ios" -v f="$FREQ" '
   { c = $1; s = $2; sub(/%/, "", c); sub(/%/, "", s); $1 = ""; $2 = ""
     if (NR <= top) printf "%9.1f %9.1f %s\n", c / 100 * t * 1e6 / f / ios, s / 100 * t * 1e6 / f / ios, $0 }'
+# The server's other threads (for ours: the main thread and V8's platform
+# workers, which compile and mark for every isolate): what they spend it on.
+# A thread with no samples prints nothing (hence `|| true`: grep finds no line).
+other_threads() {
+  local other n
+  flat --sort comm --pid "$pid" | awk 'NR > 1 && NR <= 3 { $1 = $2 = ""; sub(/^ +/, ""); print }' | while read -r other; do
+    n="$(flat --sort comm --comms "$other" --pid "$pid" | awk 'NR == 1 { print $2 }')"
+    [ -n "$n" ] || continue
+    echo "--- $other ($n samples, $(awk -v t="$n" -v ios="$ios" -v f="$FREQ" 'BEGIN { printf "%.1f", t * 1e6 / f / ios }') us per I/O): self symbols, us per I/O"
+    flat --comms "$other" --pid "$pid" --sort sym | awk -v ios="$ios" -v f="$FREQ" 'NR <= 20 { n = $2; $1 = $2 = ""; printf "%10.1f %s\n", n * 1e6 / f / ios, $0 }'
+  done
+}
+other_threads || true
 echo VDUSE_PROFILE_END
 stop_bg server
