@@ -5,6 +5,7 @@
 //   node bench/vm-profile.mjs [--job read-128k-qd8] [--server ours|qsd] [--seconds 8]
 //                             [--queues 1] [--top 60] [--env 'K=V ...'] [--image-mb 512]
 //                             [--cli PATH]   (our server from another build's dist/src/cli.js)
+//                             [--node-flags='--trace-gc ...']   (more node/V8 flags for our server; use =)
 //
 // Runs test/vm/setup.sh, installs Debian's linux-perf when `perf` is missing,
 // boots the guest with test/vm/bench/guest-profile.sh (perf record of the
@@ -35,6 +36,7 @@ try {
     env: { type: 'string', default: '' },
     'image-mb': { type: 'string', default: '512' },
     cli: { type: 'string', default: '' },
+    'node-flags': { type: 'string', default: '' },
   } }));
 } catch (error) {
   usage(error.message);
@@ -65,6 +67,7 @@ const r = await bootGuest({
     PROFILE_JOB: values.job, PROFILE_SERVER: values.server, PROFILE_SECONDS: values.seconds,
     PROFILE_QUEUES: values.queues, PROFILE_TOP: values.top, PROFILE_ENV: values.env,
     PROFILE_IMAGE_MB: values['image-mb'], PROFILE_CLI: values.cli ? path.resolve(values.cli) : '',
+    PROFILE_NODE_FLAGS: values['node-flags'],
   },
   onLine(line) {
     if (line === 'VDUSE_PROFILE_BEGIN') inReport = true;

@@ -14,8 +14,9 @@ job_args() {  # job_args JOB QUEUES: prints the job-specific fio arguments, one 
     *) fail "unknown job $1" ;;
   esac
 }
-# thread_ticks PID: "COMM<TAB>utime+stime<TAB>stime<TAB>voluntary context switches<TAB>TID" for
-# each thread (COMM may hold blanks); a voluntary switch is the thread going to sleep (then a wake-up)
+# thread_ticks PID: "COMM<TAB>utime+stime<TAB>stime<TAB>voluntary context switches<TAB>TID<TAB>minor
+# faults" for each thread (COMM may hold blanks); a voluntary switch is the thread going to sleep
+# (then a wake-up); a minor fault, a page mapped on first touch (fresh heap pages, zero-filled)
 thread_ticks() {
   local t st comm sleeps
   for t in /proc/"$1"/task/*; do
@@ -24,8 +25,8 @@ thread_ticks() {
     sleeps="$(awk '/^voluntary_ctxt_switches/ {print $2}' "$t/status" 2>/dev/null)" || sleeps=0
     comm="${st#*(}"; comm="${comm%)*}"
     # shellcheck disable=SC2086
-    set -- ${st##*) }   # $1 = state (field 3): utime, stime are fields 14, 15
-    printf '%s\t%s\t%s\t%s\t%s\n' "$comm" $((${12} + ${13})) "${13}" "${sleeps:-0}" "${t##*/}"
+    set -- ${st##*) }   # $1 = state (field 3): minflt is field 10; utime, stime are fields 14, 15
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$comm" $((${12} + ${13})) "${13}" "${sleeps:-0}" "${t##*/}" "${8}"
   done
 }
 # thread_delta_json BEFORE AFTER COLUMN DIVISOR FORMAT: {"comm": value, ...} of how much COLUMN

@@ -19,6 +19,9 @@
 #        (environment of our server)   PROFILE_QUEUES 1
 #        PROFILE_CLI PATH: our server is this cli.js (another build, e.g. a
 #        worktree of the previous commit built on the host)
+#        PROFILE_NODE_FLAGS '--trace-gc ...': more node/V8 flags for our server
+#        (V8's own flags are not allowed in NODE_OPTIONS); whatever the server
+#        prints that is not a log line (a GC trace) is shown.
 # Output between "VDUSE_PROFILE_BEGIN" and "VDUSE_PROFILE_END" console lines.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/bench-lib.sh"
@@ -43,7 +46,8 @@ name="prof$QUEUES"
 case "$SERVER" in
   ours)
     read -r -a envs <<<"${PROFILE_ENV:-}"
-    start_bg server env "${envs[@]}" "$(node_bin)" --perf-basic-prof "${PROFILE_CLI:-$(cli_js)}" serve --name "$name" --file "$IMG" \
+    read -r -a node_flags <<<"${PROFILE_NODE_FLAGS:-}"
+    start_bg server env "${envs[@]}" "$(node_bin)" --perf-basic-prof "${node_flags[@]}" "${PROFILE_CLI:-$(cli_js)}" serve --name "$name" --file "$IMG" \
       --queues "$QUEUES" --queue-size 256
     wait_for_log server '"msg":"device attached"' 90
     dev="$(grep -m1 '"msg":"device attached"' "$(bg_log server)" | sed -n 's/.*"blockDevice":"\([^"]*\)".*/\1/p')" ;;
@@ -72,9 +76,9 @@ log "profiling ${WINDOW} s of $JOB on $SERVER"
 fio_run $((WINDOW + 3)) "$VM_LOG_DIR/fio.txt" >/dev/null 2>&1 &
 fio_pid=$!
 sleep 1
-thread_ticks "$pid" >"$VM_LOG_DIR/t0"; io0="$(disk_ios)"
+thread_ticks "$pid" >"$VM_LOG_DIR/t0"; io0="$(disk_ios)"; log0="$(wc -l <"$(bg_log server)")"
 perf record -q -g -a -F "$FREQ" -o "$PERF_DATA" -- sleep "$WINDOW" >/dev/null 2>&1 || fail "perf record failed"
-io1="$(disk_ios)"; thread_ticks "$pid" >"$VM_LOG_DIR/t1"
+io1="$(disk_ios)"; thread_ticks "$pid" >"$VM_LOG_DIR/t1"; log1="$(wc -l <"$(bg_log server)")"
 wait "$fio_pid" || fail "fio failed: $(cat "$VM_LOG_DIR/fio.txt")"
 ios=$((io1 - io0))
 [ "$ios" -gt 0 ] || fail "no I/O completed in the window"
@@ -88,6 +92,11 @@ jq -rn --argjson all "$(thread_cpu_json "$VM_LOG_DIR/t0" "$VM_LOG_DIR/t1")" \
   $all | to_entries | sort_by(-.value)[] | (1e6 / ($ios | tonumber)) as $per
   | "\((.value - ($kernel[.key] // 0)) * $per)\t\(($kernel[.key] // 0) * $per)\t\(.key)"' |
   awk -F'\t' '{ printf "%10.1f user %10.1f kernel  %s\n", $1, $2, $3 }'
+echo "--- server threads, sleeps (voluntary switches) and minor page faults per I/O"
+jq -rn --argjson sleeps "$(thread_delta_json "$VM_LOG_DIR/t0" "$VM_LOG_DIR/t1" 4 "$ios" '%.3f')" \
+  --argjson faults "$(thread_delta_json "$VM_LOG_DIR/t0" "$VM_LOG_DIR/t1" 6 "$ios" '%.3f')" '
+  ($sleeps + $faults) | keys[] as $k | "\($sleeps[$k] // 0)\t\($faults[$k] // 0)\t\($k)"' |
+  awk -F'\t' '{ printf "%10.3f sleeps %8.3f faults  %s\n", $1, $2, $3 }'
 echo "--- every command, perf samples as us per I/O (swapper: idle)"
 # (awk, not head: pipefail would fail on head's early exit)
 flat() { report --no-children --call-graph=none -n "$@"; }
@@ -111,5 +120,14 @@ other_threads() {
   done
 }
 other_threads || true
+# What the server printed that is not a pino line (one JSON object a line)
+# nor V8's MemoryChunk log noise, from its start to the window's end, the
+# window's start marked: with --trace-gc, every isolate's collections.
+if [ "$SERVER" = ours ] && [ -n "${PROFILE_NODE_FLAGS:-}" ]; then
+  echo "--- the server's other output ($PROFILE_NODE_FLAGS), from its start; last $TOP lines"
+  awk -v from="$log0" -v to="$log1" 'NR == from + 1 { print "    (the window starts)" }
+    NR <= to && !/^\{/ && !/MemoryChunk/' "$(bg_log server)" |
+    awk -v top="$TOP" '{ l[NR % top] = $0 } END { for (i = NR - top + 1; i <= NR; i++) if (i > 0) print l[i % top] }'
+fi
 echo VDUSE_PROFILE_END
 stop_bg server
