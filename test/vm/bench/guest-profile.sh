@@ -127,7 +127,7 @@ if [ "$SERVER" = ours ] && [ -n "${PROFILE_NODE_FLAGS:-}" ]; then
   echo "--- the server's other output ($PROFILE_NODE_FLAGS), from its start; last $TOP lines"
   awk -v from="$log0" -v to="$log1" 'NR == from + 1 { print "    (the window starts)" }
     NR <= to && !/^\{/ && !/MemoryChunk/' "$(bg_log server)" |
-    awk -v top="$TOP" '{ l[NR % top] = $0 } END { for (i = NR - top + 1; i <= NR; i++) if (i > 0) print l[i % top] }'
+    tail -n "$TOP"
 fi
 echo VDUSE_PROFILE_END
 stop_bg server
