@@ -46,7 +46,8 @@
         ["OS=='linux' and '<!(node -p \"require('fs').existsSync('bench/native/engine.cc')\")'=='true'", {
           "sources": [
             "bench/native/addon.cc",
-            "bench/native/engine.cc"
+            "bench/native/engine.cc",
+            "bench/native/wake.cc"
           ],
           "dependencies": [
             "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"

@@ -18,6 +18,11 @@
 
 #include "engine.h"
 
+namespace vbench {
+// bench/native/wake.cc
+void RegisterWake(Napi::Env env, Napi::Object exports);
+}  // namespace vbench
+
 namespace {
 
 using vbench::JobSpec;
@@ -246,6 +251,7 @@ Napi::Value BufferBytes(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("runJob", Napi::Function::New(env, RunJob, "runJob"));
   exports.Set("bufferBytes", Napi::Function::New(env, BufferBytes, "bufferBytes"));
+  vbench::RegisterWake(env, exports);
   return exports;
 }
 
