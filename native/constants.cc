@@ -32,6 +32,7 @@ Napi::Object MakeConstants(Napi::Env env) {
   set("PROT_READ", PROT_READ);
   set("PROT_WRITE", PROT_WRITE);
   set("MAP_SHARED", MAP_SHARED);
+  set("MADV_HUGEPAGE", MADV_HUGEPAGE);
 
   set("FALLOC_FL_KEEP_SIZE", FALLOC_FL_KEEP_SIZE);
   set("FALLOC_FL_PUNCH_HOLE", FALLOC_FL_PUNCH_HOLE);

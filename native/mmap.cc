@@ -97,11 +97,29 @@ void Munmap(const Napi::CallbackInfo& info) {
   buffer.Detach();
 }
 
+// madvise(2) over the whole of a buffer from Mmap that is still mapped.
+void Madvise(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsArrayBuffer()) ThrowTypeError(env, "buf", "an ArrayBuffer returned by mmap");
+  auto buffer = info[0].As<Napi::ArrayBuffer>();
+  int advice = Int32Arg(info, 1, "advice");
+  bool tagged = false;
+  napi_check_object_type_tag(env, buffer, &kMappingTag, &tagged);
+  if (!tagged || buffer.IsDetached()) ThrowTypeError(env, "buf", "a mapped ArrayBuffer returned by mmap");
+  void* data = nullptr;
+  if (napi_unwrap(env, buffer, &data) != napi_ok || data == nullptr) {
+    ThrowTypeError(env, "buf", "a mapped ArrayBuffer returned by mmap");
+  }
+  auto* mapping = static_cast<Mapping*>(data);
+  if (::madvise(mapping->addr, mapping->length, advice) != 0) ThrowErrno(env, "madvise");
+}
+
 }  // namespace
 
 void RegisterMmap(Napi::Env env, Napi::Object exports) {
   exports.Set("mmap", Napi::Function::New(env, Mmap, "mmap"));
   exports.Set("munmap", Napi::Function::New(env, Munmap, "munmap"));
+  exports.Set("madvise", Napi::Function::New(env, Madvise, "madvise"));
 }
 
 }  // namespace vduse

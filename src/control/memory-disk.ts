@@ -4,6 +4,7 @@
  * Pages are allocated on first write (a fresh disk reads as zeroes).
  */
 import { native } from '../shared/native.js';
+import { mapRamDisk } from '../shared/ram-mapping.js';
 import type { BackendDescriptor } from '../shared/worker-data.js';
 
 export interface MemoryDisk {
@@ -24,12 +25,11 @@ export function createMemoryDisk(size: number, name = 'vduse-blk-ram'): MemoryDi
     throw new RangeError(`memory disk size ${size} is not a positive multiple of 512`);
   }
   const n = native();
-  const { MFD_CLOEXEC, PROT_READ, PROT_WRITE, MAP_SHARED } = n.constants;
-  const fd = n.memfdCreate(name, MFD_CLOEXEC);
+  const fd = n.memfdCreate(name, n.constants.MFD_CLOEXEC);
   let mapping: ArrayBuffer;
   try {
     n.ftruncate(fd, size);
-    mapping = n.mmap(fd, 0, size, PROT_READ | PROT_WRITE, MAP_SHARED);
+    mapping = mapRamDisk(fd, size);
   } catch (err) {
     n.close(fd);
     throw err;

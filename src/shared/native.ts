@@ -93,7 +93,7 @@ export interface NativeConstants {
   O_CREAT: number; O_DIRECT: number;
   EFD_NONBLOCK: number; EFD_CLOEXEC: number; EFD_SEMAPHORE: number;
   MFD_CLOEXEC: number;
-  PROT_READ: number; PROT_WRITE: number; MAP_SHARED: number;
+  PROT_READ: number; PROT_WRITE: number; MAP_SHARED: number; MADV_HUGEPAGE: number;
   FALLOC_FL_KEEP_SIZE: number; FALLOC_FL_PUNCH_HOLE: number; FALLOC_FL_ZERO_RANGE: number;
   AF_NETLINK: number; SOCK_RAW: number; SOCK_CLOEXEC: number; NETLINK_GENERIC: number;
   POLLIN: number; POLLOUT: number; POLLERR: number; POLLHUP: number;
@@ -137,6 +137,8 @@ export interface NativeAddon {
   mmap(fd: number, offset: number, length: number, prot: number, flags: number): ArrayBuffer;
   /** Unmaps a buffer returned by mmap now and detaches it (its byteLength becomes 0). Idempotent. */
   munmap(buf: ArrayBuffer): void;
+  /** madvise(2) over the whole of a still-mapped buffer returned by mmap; throws with the errno. */
+  madvise(buf: ArrayBuffer, advice: number): void;
   /** Pins the calling thread to these CPUs (sched_setaffinity on its tid). */
   setAffinity(cpus: readonly number[]): void;
   /** The CPUs the calling thread may run on. */

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { MemoryBackend } from '../../src/workers/backends/memory.js';
 import { createMemoryDisk } from '../../src/control/memory-disk.js';
@@ -99,3 +100,36 @@ t.test('a memfd descriptor larger than its file is refused before anything is ma
   t.equal(ok.size, 4096);
   await ok.close();
 });
+
+/** The process's PMD-mapped (2 MiB) shmem pages, in kB (smaps_rollup). */
+function shmemPmdMappedKb(): number {
+  const m = /^ShmemPmdMapped:\s+(\d+) kB/m.exec(readFileSync('/proc/self/smaps_rollup', 'utf8'));
+  return m === null ? 0 : Number(m[1]);
+}
+
+// Only where the host's shmem THP setting is `advise` does the outcome say
+// whether we asked: `never` gives 4 KiB pages and `always` huge ones either way.
+const shmemThp = (() => {
+  try {
+    return /\[(\w+)\]/.exec(readFileSync('/sys/kernel/mm/transparent_hugepage/shmem_enabled', 'utf8'))?.[1];
+  } catch {
+    return undefined;
+  }
+})();
+
+t.test('memfd disk pages are 2 MiB where the host leaves it to the mapping (shmem THP "advise")',
+  { skip: shmemThp === 'advise' ? false : `shmem THP is ${shmemThp ?? 'absent'} here, not advise` }, async (t) => {
+    const size = 16 << 20;
+    const before = shmemPmdMappedKb();
+    const disk = createMemoryDisk(size);
+    t.teardown(() => disk.close());
+    disk.bytes.fill(1); // the owner's mapping allocates the pages
+    const owner = shmemPmdMappedKb() - before;
+    t.ok(owner >= 2048, `the owner's mapping holds huge pages (${owner} kB PMD-mapped)`);
+    const queue = MemoryBackend.mapFd(disk.fd, size);
+    t.teardown(() => queue.close());
+    const out = new Uint8Array(size);
+    queue.readv(0, [out]); // a queue's mapping faults them in as it reads
+    t.ok(shmemPmdMappedKb() - before >= owner + 2048, 'and so does a queue worker\'s');
+    t.equal(out[size - 1], 1);
+  });

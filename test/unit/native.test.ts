@@ -237,6 +237,21 @@ t.test('memfd + mmap: two views share pages; munmap detaches, twice is harmless'
   t.throws(() => n.munmap(new ArrayBuffer(8)), TypeError, 'not a mapping');
 });
 
+t.test('madvise: over a mapped buffer from mmap; refuses any other buffer and an unmapped one', async (t) => {
+  const page = 4096;
+  const fd = n.memfdCreate('vduse-madvise', c.MFD_CLOEXEC);
+  t.teardown(() => n.close(fd));
+  n.ftruncate(fd, 4 * page);
+  const buf = n.mmap(fd, 0, 4 * page, c.PROT_READ | c.PROT_WRITE, c.MAP_SHARED);
+  // MADV_HUGEPAGE is EINVAL only on a kernel built without THP.
+  const thp = fs.existsSync('/sys/kernel/mm/transparent_hugepage/enabled');
+  if (thp) t.doesNotThrow(() => n.madvise(buf, c.MADV_HUGEPAGE), 'advice taken');
+  t.throws(() => n.madvise(buf, -1), { code: 'EINVAL', syscall: 'madvise' }, 'a bad advice is the kernel\'s EINVAL');
+  t.throws(() => n.madvise(new ArrayBuffer(page), c.MADV_HUGEPAGE), TypeError, 'not a mapping');
+  n.munmap(buf);
+  t.throws(() => n.madvise(buf, c.MADV_HUGEPAGE), TypeError, 'unmapped');
+});
+
 t.test('mmap buffers are unmapped when collected (no leak of mappings)', async (t) => {
   const run = spawnSync(
     process.execPath,

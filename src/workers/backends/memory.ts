@@ -11,6 +11,7 @@
 import type { BlockBackend } from './backend.js';
 import { fstatSync } from 'node:fs';
 import { native } from '../../shared/native.js';
+import { mapRamDisk } from '../../shared/ram-mapping.js';
 
 export class MemoryBackend implements BlockBackend {
   readonly size: number;
@@ -34,9 +35,7 @@ export class MemoryBackend implements BlockBackend {
     if (!Number.isSafeInteger(size) || size <= 0 || size > fileSize) {
       throw new RangeError(`memory disk of ${size} bytes does not fit its fd ${fd} (${fileSize} bytes)`);
     }
-    const n = native();
-    const { PROT_READ, PROT_WRITE, MAP_SHARED } = n.constants;
-    const mapping = n.mmap(fd, 0, size, PROT_READ | PROT_WRITE, MAP_SHARED);
+    const mapping = mapRamDisk(fd, size);
     const backend = new MemoryBackend(new Uint8Array(mapping));
     backend.mapping = mapping;
     return backend;
