@@ -77,14 +77,18 @@ Napi::Value Mmap(const Napi::CallbackInfo& info) {
   return buffer;
 }
 
+// Argument `index` as an ArrayBuffer made by Mmap (tagged), or a TypeError.
+Napi::ArrayBuffer MappingArg(const Napi::CallbackInfo& info, size_t index) {
+  Napi::Env env = info.Env();
+  bool tagged = false;
+  if (info[index].IsArrayBuffer()) napi_check_object_type_tag(env, info[index], &kMappingTag, &tagged);
+  if (!tagged) ThrowTypeError(env, "buf", "an ArrayBuffer returned by mmap");
+  return info[index].As<Napi::ArrayBuffer>();
+}
+
 void Munmap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsArrayBuffer()) ThrowTypeError(env, "buf", "an ArrayBuffer returned by mmap");
-  auto buffer = info[0].As<Napi::ArrayBuffer>();
-
-  bool tagged = false;
-  napi_check_object_type_tag(env, buffer, &kMappingTag, &tagged);
-  if (!tagged) ThrowTypeError(env, "buf", "an ArrayBuffer returned by mmap");
+  auto buffer = MappingArg(info, 0);
   // Detached: already unmapped here, or transferred away, in which case the
   // Mapping may belong to (or have been freed by) someone else. Not ours.
   if (buffer.IsDetached()) return;
@@ -100,14 +104,11 @@ void Munmap(const Napi::CallbackInfo& info) {
 // madvise(2) over the whole of a buffer from Mmap that is still mapped.
 void Madvise(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsArrayBuffer()) ThrowTypeError(env, "buf", "an ArrayBuffer returned by mmap");
-  auto buffer = info[0].As<Napi::ArrayBuffer>();
+  auto buffer = MappingArg(info, 0);
   int advice = Int32Arg(info, 1, "advice");
-  bool tagged = false;
-  napi_check_object_type_tag(env, buffer, &kMappingTag, &tagged);
-  if (!tagged || buffer.IsDetached()) ThrowTypeError(env, "buf", "a mapped ArrayBuffer returned by mmap");
+  // Not detached, so the backing store and its Mapping (the wrap) are alive.
   void* data = nullptr;
-  if (napi_unwrap(env, buffer, &data) != napi_ok || data == nullptr) {
+  if (buffer.IsDetached() || napi_unwrap(env, buffer, &data) != napi_ok || data == nullptr) {
     ThrowTypeError(env, "buf", "a mapped ArrayBuffer returned by mmap");
   }
   auto* mapping = static_cast<Mapping*>(data);
