@@ -153,6 +153,11 @@ export class SplitQueue {
     return this.pending;
   }
 
+  /** Chains known to be available (as of the last avail.idx load) and not yet popped. */
+  get knownAvailable(): number {
+    return (this.shadowAvail - this.nextAvail) & 0xffff;
+  }
+
   /** avail.idx, acquire-loaded: ring entries it covers may be read after. */
   availIdx(): number {
     return loadAcquire(this.availFields, IDX);
