@@ -15,15 +15,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startLoopback, type Fixture } from '../test/helpers/loopback-fixture.js';
-import { bufferBytesFor, runJob } from './native-driver.js';
-import { threadCpuNs } from '../test/helpers/thread-cpu.js';
 import { barChartSvg } from './svg-chart.js';
-import { copyBoundOfCeiling, copyFloorNs } from './copy-floor.js';
+import { copyBoundOfCeiling } from './copy-floor.js';
 import { ofCeilingByRound, summarize, type RoundSample, type RoundSummary } from './rounds.js';
-import type { NativeQueueHandle } from '../src/loopback/blk-driver.js';
+import { BACKENDS, jobsFor, label, measure, openBench, parseDepths, type Backend, type Bench, type Job } from './loopback-job.js';
 
-interface Job { name: string; op: 'read' | 'write'; bs: number; random: boolean; qd: number; queues: number }
 /** A backend's medians over the rounds of one job (rounds.ts). */
 interface Result extends Job, RoundSummary {
   backend: Backend;
@@ -34,7 +30,6 @@ interface Result extends Job, RoundSummary {
   /** Memory backend: the most `ofCeiling` can be with copies that cost copyNs on top of the null device's time. */
   copyBound?: number;
 }
-type Backend = 'null' | 'memory' | 'file';
 
 const { values } = parseArgs({ options: {
   /** Seconds per backend per round. */
@@ -52,87 +47,20 @@ const SECONDS = Number(values.seconds);
 const ROUNDS = Number(values.rounds);
 if (!(SECONDS > 0)) throw new Error(`--seconds: ${values.seconds}: a positive number`);
 if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error(`--rounds: ${values.rounds}: a whole number ≥ 1`);
-const SIZE = 256 << 20;
-const BACKENDS: Backend[] = ['null', 'memory', 'file'];
 
 function jobs(): Job[] {
-  const out: Job[] = [];
-  const kinds = [
-    { name: '4k-randread', op: 'read', bs: 4096, random: true },
-    { name: '4k-randwrite', op: 'write', bs: 4096, random: true },
-    { name: '128k-seqread', op: 'read', bs: 131072, random: false },
-    { name: '128k-seqwrite', op: 'write', bs: 131072, random: false },
-  ] as const;
-  for (const queues of [1, 2]) {
-    for (const qd of depths()) {
-      for (const k of kinds) out.push({ ...k, qd, queues });
-    }
-  }
-  const only = values.only === undefined ? null : new RegExp(values.only);
-  return out.filter((j) => only === null || only.test(label(j)));
-}
-
-function depths(): number[] {
-  if (values.qd === undefined) return values.quick ? [1, 32] : [1, 32, 128];
-  const list = values.qd.split(',').map(Number);
-  if (list.some((d) => !Number.isInteger(d) || d < 1 || d > 256)) throw new Error(`--qd: ${values.qd}: depths are 1..256`);
-  return list;
-}
-
-function label(j: Job): string {
-  return `${j.name} q${j.queues} qd${j.qd}`;
-}
-
-/** One backend's device for a job, set up once and driven for every round. */
-interface Bench {
-  backend: Backend;
-  fixture: Fixture;
-  handles: NativeQueueHandle[];
-  /** Memory backend: its copies alone, ns per request. */
-  copyNs?: number;
-}
-
-async function open(job: Job, backend: Backend): Promise<Bench> {
-  const fixture = await startLoopback({
-    backend: backend === 'file' ? 'file' : 'memory',
-    shape: { queues: job.queues, size: SIZE, queueSize: 256 },
-    memory: { size: 64 << 20 },
-    ...(backend === 'null' ? { backendOverride: { kind: 'module' as const,
-      specifier: new URL('./null-backend.js', import.meta.url).href, options: { size: SIZE } } } : {}),
-  });
-  try {
-    let copyNs: number | undefined;
-    if (backend === 'memory') {
-      prefill(fixture);
-      copyNs = copyFloorNs(job, fixture.disk());
-    }
-    const handles = Array.from({ length: job.queues }, (_, q) => fixture.driver.handOff(q, bufferBytesFor(job.qd, job.bs)));
-    return { backend, fixture, handles, ...(copyNs === undefined ? {} : { copyNs }) };
-  } catch (err) {
-    await fixture.close();
-    throw err;
-  }
-}
-
-async function measure(job: Job, bench: Bench): Promise<RoundSample> {
-  // Only this bench's workers are busy: the other backends' queues sleep on their kicks.
-  const cpu0 = threadCpuNs('vduse-q');
-  const r = await runJob(bench.handles, { op: job.op, bs: job.bs, qd: job.qd, random: job.random, seconds: SECONDS,
-    capacitySectors: SIZE / 512 });
-  const deviceNs = threadCpuNs('vduse-q') - cpu0;
-  const iops = r.ios / r.seconds;
-  return { iops, mibps: (iops * job.bs) / (1 << 20), meanUs: r.latencyNs.mean / 1000, p99Us: r.latencyNs.p99 / 1000,
-    deviceCpuUs: deviceNs / 1000 / (r.ios + r.drained), errors: r.errors };
+  const depths = values.qd !== undefined ? parseDepths(values.qd) : values.quick ? [1, 32] : [1, 32, 128];
+  return jobsFor(depths, values.only === undefined ? undefined : new RegExp(values.only));
 }
 
 /** Every backend on `job`, in turn for ROUNDS rounds; the medians, and "of ceiling" by round. */
 async function runJobRounds(job: Job): Promise<Result[]> {
   const benches: Bench[] = [];
   try {
-    for (const backend of BACKENDS) benches.push(await open(job, backend));
+    for (const backend of BACKENDS) benches.push(await openBench(job, backend, { copyFloor: true }));
     const samples = benches.map((): RoundSample[] => []);
     for (let round = 0; round < ROUNDS; round++) {
-      for (const [i, bench] of benches.entries()) samples[i]!.push(await measure(job, bench));
+      for (const [i, bench] of benches.entries()) samples[i]!.push(await measure(job, bench, SECONDS));
     }
     const summaries = samples.map(summarize);
     const ceiling = summaries[BACKENDS.indexOf('null')]!;
@@ -148,23 +76,6 @@ async function runJobRounds(job: Job): Promise<Result[]> {
   } finally {
     for (const bench of benches) await bench.fixture.close();
   }
-}
-
-/**
- * Writes every byte of the RAM disk before a job, so reads copy real data:
- * a never-written disk hands out zero pages (a SharedArrayBuffer's reads
- * all hit the one shared zero page, in cache; a memfd's allocate a page on
- * first touch), which a user's disk does not. Files stay sparse: a hole
- * reads into a real page-cache page already. (Filled with 1 MiB writes and
- * fdatasync'd, an ext4 file on the 6.18 benchmark host took ~19 us of CPU
- * per 4k pwrite afterwards, 3x the sparse file's, whatever did the writes:
- * a property of that page-cache state, not of the server.)
- */
-function prefill(f: Fixture): void {
-  const chunk = new Uint8Array(1 << 20);
-  for (let i = 0; i < chunk.length; i += 4096) chunk.fill((i >> 12) + 1, i, i + 4096);
-  const disk = f.disk();
-  for (let at = 0; at < disk.length; at += chunk.length) disk.set(chunk.subarray(0, disk.length - at), at);
 }
 
 /** The results as a Markdown table (for the README's Performance section). */

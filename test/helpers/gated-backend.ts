@@ -12,7 +12,7 @@ import { MemoryBackend } from '../../src/workers/backends/memory.js';
 export interface GateOptions { size: number; offset: number; gate: SharedArrayBuffer }
 
 /** Longest a held read waits for its gate: a test that forgets it fails instead of hanging. */
-const HOLD_MS = 10_000;
+const HOLD_MS = 30_000;
 
 export function gated(options: GateOptions): BlockBackend {
   const disk = new MemoryBackend(new SharedArrayBuffer(options.size));

@@ -14,7 +14,7 @@ const SIZE = 4 << 20;
 const BLOCK = 4096;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function until(what: string, test: () => boolean, ms = 5000): Promise<void> {
+async function until(what: string, test: () => boolean, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
   while (!test()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);

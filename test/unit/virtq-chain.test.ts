@@ -25,6 +25,24 @@ t.test('empty ring pops null', async (t) => {
   t.equal(pair.queue.availIdx(), 1);
 });
 
+t.test('knownAvailable counts the chains seen at the last avail.idx load and not yet popped', async (t) => {
+  const pair = makePair();
+  for (let i = 0; i < 3; i++) pair.driver.addChain(blkSegments(pair, 512, true));
+  pair.driver.publishAvail();
+  t.equal(pair.queue.knownAvailable, 0, 'nothing known before avail.idx is read');
+  pop(pair);
+  t.equal(pair.queue.knownAvailable, 2, 'three seen, one popped');
+  pair.driver.addChain(blkSegments(pair, 512, true));
+  pair.driver.publishAvail();
+  t.equal(pair.queue.knownAvailable, 2, 'a chain published since is not known until avail.idx is read again');
+  pop(pair);
+  pop(pair);
+  t.equal(pair.queue.knownAvailable, 0);
+  pop(pair);
+  t.equal(pair.queue.knownAvailable, 0, 'the re-read found the fourth, now popped');
+  t.equal(pair.queue.popChain(), null);
+});
+
 t.test('direct read request: header readable, data and status writable', async (t) => {
   const pair = makePair();
   const segs = blkSegments(pair, 4096, true);
