@@ -64,6 +64,7 @@ async function runPair(job: Job, backend: Backend): Promise<Pair> {
       for (const i of order) samples[i]!.push(await measure(job, benches[i]!, SECONDS));
     }
     const [base, variant] = samples.map(summarize) as [RoundSummary, RoundSummary];
+    // The same per-round ratio as "of ceiling", with the variant's rounds in the ceiling's place.
     return { ...job, backend, base: { build: 'this', ...base }, variant: { build: 'variant', ...variant },
       ratio: ofCeilingByRound(base.roundIops, variant.roundIops) };
   } finally {

@@ -167,13 +167,14 @@ export class QueueLoop {
     const result = handleChainThen(chain, this.o.blk, this.o.backend, this.completeLater);
     if (result !== undefined) {
       this.complete(chain, result);
-      if (this.pendingUsed >= PUBLISH_EARLY_MIN && this.publishEarly()) this.flush();
+      if (this.publishEarly()) this.flush();
     }
   }
 
   /** Whether the completions pending inside this drain are worth publishing now (PUBLISH_EARLY_MIN). */
   private publishEarly(): boolean {
-    return this.pendingUsed >= PUBLISH_EARLY_MAX || (this.queue !== null && this.pendingUsed >= this.queue.knownAvailable);
+    const n = this.pendingUsed;
+    return n >= PUBLISH_EARLY_MIN && (n >= PUBLISH_EARLY_MAX || (this.queue !== null && n >= this.queue.knownAvailable));
   }
 
   /** An asynchronous request completed: published with the others of this event-loop turn. */
