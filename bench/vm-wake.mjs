@@ -35,8 +35,8 @@ let complete = false;
 const r = await bootGuest({
   vm,
   script: path.join(VM_DIR, 'bench', 'guest-wake.sh'),
-  // Four modes a round, plus a worker start each, plus the boot.
-  timeoutSec: 180 + Number(values.rounds) * 4 * (Number(values.seconds) + 10),
+  // Five modes a round, plus a worker start each, plus the boot.
+  timeoutSec: 180 + Number(values.rounds) * 5 * (Number(values.seconds) + 10),
   quiet: true,
   env: { WAKE_SECONDS: values.seconds, WAKE_ROUNDS: values.rounds },
   onLine(line) {

@@ -9,7 +9,11 @@
  *   does), reading it and writing the IRQ eventfd in the callback;
  * - `immediate`: the same, the write deferred with setImmediate (how a
  *   queue flushes completions of an asynchronous backend);
- * - `microtask`: the same, the write deferred with queueMicrotask.
+ * - `microtask`: the same, the write deferred with queueMicrotask;
+ * - `block`: a Node worker thread that never returns to its event loop: a
+ *   JavaScript loop blocking in the addon's poll(2) on the kick eventfd (and
+ *   a stop eventfd), then read and write, as a queue worker that waits in
+ *   the addon instead of on libuv would.
  * Each round runs every mode once, in turn; the table has the medians of the
  * device thread's CPU time per round trip (µs) and of the round trips per
  * second. Natively the modes differ by a few µs; in the TCG guest
@@ -25,7 +29,7 @@ import { native } from '../src/shared/native.js';
 import { threadCpuNs } from '../test/helpers/thread-cpu.js';
 import { median } from './rounds.js';
 
-export const WAKE_MODES = ['c', 'watch', 'immediate', 'microtask'] as const;
+export const WAKE_MODES = ['c', 'watch', 'immediate', 'microtask', 'block'] as const;
 export type WakeMode = (typeof WAKE_MODES)[number];
 
 interface WakeAddon {
@@ -33,7 +37,7 @@ interface WakeAddon {
     Promise<{ roundTrips: number; seconds: number; deviceCpuNs: number }>;
 }
 
-interface DeviceData { mode: Exclude<WakeMode, 'c'>; ping: number; pong: number }
+interface DeviceData { mode: Exclude<WakeMode, 'c'>; ping: number; pong: number; stop: number }
 
 /** One mode's run: device CPU per round trip and round trips per second. */
 export interface WakeSample { mode: WakeMode; usPerWake: number; perSecond: number }
@@ -41,12 +45,24 @@ export interface WakeSample { mode: WakeMode; usPerWake: number; perSecond: numb
 const DEVICE_THREAD = 'wake-dev';
 
 /** The Node device: answers every ping on this thread's event loop. */
-function runDevice({ mode, ping, pong }: DeviceData): void {
+function runDevice({ mode, ping, pong, stop }: DeviceData): void {
   const n = native();
   n.setThreadName(DEVICE_THREAD);
   const counter = new Uint8Array(8);
   const one = new Uint8Array(new BigUint64Array([1n]).buffer);
   const answer = (): void => { n.write(pong, one); };
+  if (mode === 'block') {
+    parentPort!.postMessage('ready');
+    const fds = [ping, stop];
+    const events = [n.constants.POLLIN, n.constants.POLLIN];
+    for (;;) {
+      const revents = n.poll(fds, events, -1);
+      if (revents[1] !== 0) break;
+      if (n.read(ping, counter) > 0) answer();
+    }
+    parentPort!.close();
+    return;
+  }
   const watcher = n.watch(ping, n.constants.UV_READABLE, () => {
     if (n.read(ping, counter) <= 0) return;
     if (mode === 'immediate') setImmediate(answer);
@@ -69,12 +85,14 @@ export async function runWakeMode(mode: WakeMode, seconds: number): Promise<Wake
   const addon = require('../../build/Release/vduse_bench.node') as WakeAddon;
   const ping = n.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   const pong = n.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  // Ends a `block` device, which never looks at its messages.
+  const stop = n.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   try {
     if (mode === 'c') {
       const r = await addon.wakeRun(ping, pong, seconds, true);
       return { mode, usPerWake: r.deviceCpuNs / 1000 / r.roundTrips, perSecond: r.roundTrips / r.seconds };
     }
-    const device = new Worker(new URL(import.meta.url), { workerData: { mode, ping, pong } satisfies DeviceData });
+    const device = new Worker(new URL(import.meta.url), { workerData: { mode, ping, pong, stop } satisfies DeviceData });
     const exited = new Promise<void>((resolve) => device.once('exit', () => resolve()));
     try {
       await new Promise<void>((resolve, reject) => {
@@ -87,11 +105,13 @@ export async function runWakeMode(mode: WakeMode, seconds: number): Promise<Wake
       return { mode, usPerWake: cpuNs / 1000 / r.roundTrips, perSecond: r.roundTrips / r.seconds };
     } finally {
       device.postMessage('stop');
+      n.write(stop, new Uint8Array(new BigUint64Array([1n]).buffer));
       await exited;
     }
   } finally {
     n.close(ping);
     n.close(pong);
+    n.close(stop);
   }
 }
 
