@@ -28,6 +28,7 @@ export { checkVduseAvailable } from './control/preflight.js';
 export { offeredFeatures, blkConfigSpace, type BlkDeviceShape } from './control/blk-config.js';
 export type { VduseTransport, VduseDeviceChannel, AttachResult, VqInfo } from './shared/transport.js';
 export type { BlockBackend } from './workers/backends/backend.js';
+export { Completion, type SettleListener } from './workers/backends/completion.js';
 export type { BackendDescriptor, BlkDeviceSettings } from './shared/worker-data.js';
 export type { BackendContext, BackendFactory } from './workers/backends/index.js';
 export {

@@ -6,8 +6,11 @@
  * Requests are executed as soon as they are popped: a synchronous backend
  * completes them inside the drain, published at its end or, in a long drain,
  * in groups along the way (PUBLISH_EARLY_MIN); an asynchronous one completes
- * them later and its completions are batched into one used-index publish and
- * at most one IRQ per event-loop turn.
+ * them later. Completions reaped in a batch (io_uring's CQ, through a
+ * backend Completion) are published as soon as that reap is over, in a
+ * microtask; those settled one by one through promises (libuv's pool, module
+ * backends) once per event-loop turn, in a setImmediate. Either way one
+ * used-index publish and at most one IRQ covers the batch.
  */
 import { QueueState, type QueueControl } from '../shared/queue-control.js';
 import { VIRTIO_F_EVENT_IDX, VIRTIO_F_INDIRECT_DESC, hasFeature } from '../shared/virtio.js';
@@ -53,6 +56,7 @@ export class QueueLoop {
   private inflight = 0;
   private pendingUsed = 0;
   private flushScheduled = false;
+  private batchFlushScheduled = false;
   private paused = false;
   private failed = false;
   private idleWaiters: Array<() => void> = [];
@@ -62,6 +66,10 @@ export class QueueLoop {
   private dryAt: number | null = null;
   private readonly flushSoon = (): void => {
     this.flushScheduled = false;
+    this.flush();
+  };
+  private readonly flushAfterBatch = (): void => {
+    this.batchFlushScheduled = false;
     this.flush();
   };
 
@@ -177,10 +185,23 @@ export class QueueLoop {
     return n >= PUBLISH_EARLY_MIN && (n >= PUBLISH_EARLY_MAX || (this.queue !== null && n >= this.queue.knownAvailable));
   }
 
-  /** An asynchronous request completed: published with the others of this event-loop turn. */
-  private readonly completeLater = (chain: DescriptorChain, len: number): void => {
+  /**
+   * An asynchronous request completed. One reaped in a batch is published
+   * when the code that reaped it returns (a microtask runs then, before the
+   * event loop goes on): the batch is on this stack already, and a
+   * setImmediate would cost one more event-loop hop, the dearest step of an
+   * asynchronous request under emulation. One settled through a promise is
+   * published with the others of this event-loop turn: libuv's pool settles
+   * each in its own callback, and a flush apiece would cost an IRQ apiece.
+   */
+  private readonly completeLater = (chain: DescriptorChain, len: number, batched: boolean): void => {
     this.complete(chain, len);
-    if (!this.flushScheduled) {
+    if (batched) {
+      if (!this.batchFlushScheduled) {
+        this.batchFlushScheduled = true;
+        queueMicrotask(this.flushAfterBatch);
+      }
+    } else if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flushSoon);
     }

@@ -19,8 +19,8 @@ export function readBack(fd: number, offset: number, length: number): Uint8Array
 }
 
 type VectoredBackend = {
-  writev(offset: number, bufs: readonly Uint8Array[]): void | Promise<void>;
-  readv(offset: number, bufs: readonly Uint8Array[]): void | Promise<void>;
+  writev(offset: number, bufs: readonly Uint8Array[]): void | PromiseLike<void>;
+  readv(offset: number, bufs: readonly Uint8Array[]): void | PromiseLike<void>;
 };
 
 /**

@@ -7,8 +7,7 @@ import t from 'tap';
 import { VIRTIO_BLK_S_OK } from '../../src/shared/virtio.js';
 import { prng, randomBytes, startLoopback, type Fixture } from '../helpers/loopback-fixture.js';
 import { threadCpuIsPrecise, threadCpuNs } from '../helpers/thread-cpu.js';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { sleep } from '../helpers/wait.js';
 
 function counters(f: Fixture): { requests: bigint; kicks: bigint } {
   const s = f.server.stats()[0]!;

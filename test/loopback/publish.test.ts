@@ -8,19 +8,12 @@
 import t from 'tap';
 import { VIRTIO_BLK_S_OK } from '../../src/shared/virtio.js';
 import { startLoopback } from '../helpers/loopback-fixture.js';
+import { Gate, trackedReads } from '../helpers/gate.js';
+import { sleep, until } from '../helpers/wait.js';
 
 const specifier = new URL('../helpers/gated-backend.js', import.meta.url).href;
 const SIZE = 4 << 20;
 const BLOCK = 4096;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(what: string, test: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!test()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
 
 // [requests in one kick, the one held, completions the driver has while it is held]
 const cases: Array<[number, number, number]> = [
@@ -32,7 +25,7 @@ const cases: Array<[number, number, number]> = [
 for (const eventIdx of [true, false]) {
   for (const [count, held, early] of cases) {
     t.test(`${count} reads in one kick, read ${held} held (event_idx=${eventIdx}): the driver has ${early} by then`, async (t) => {
-      const gate = new Int32Array(new SharedArrayBuffer(8));
+      const gate = new Gate();
       const f = await startLoopback({
         shape: { queues: 1, size: SIZE },
         driver: { eventIdx },
@@ -40,21 +33,17 @@ for (const eventIdx of [true, false]) {
           options: { size: SIZE, offset: held * BLOCK, gate: gate.buffer } },
       });
       t.teardown(async () => {
-        Atomics.store(gate, 0, 1);
-        Atomics.notify(gate, 0);
+        gate.open();
         await f.close();
       });
-      const done = new Array<boolean>(count).fill(false);
-      const reads = Array.from({ length: count }, (_, i) =>
-        f.driver.read(0, (i * BLOCK) / 512, BLOCK).then((c) => ((done[i] = true), c)));
+      const { done, reads } = trackedReads(f, count);
       const received = () => done.filter(Boolean).length;
-      await until('the held read', () => Atomics.load(gate, 1) === 1);
+      await until('the held read', () => gate.holding);
       if (early > 0) await until(`${early} completions`, () => received() >= early);
       await sleep(100); // no more may arrive while the read is held
       t.equal(received(), early, `${received()} completions reached the driver during the drain`);
       t.ok(done.slice(0, early).every(Boolean), 'and they are the first ones served');
-      Atomics.store(gate, 0, 1);
-      Atomics.notify(gate, 0);
+      gate.open();
       const all = await Promise.all(reads);
       t.ok(all.every((c) => c.status === VIRTIO_BLK_S_OK), `all ${count} complete OK once it is let go`);
       t.equal(f.server.stats()[0]!.requests, BigInt(count), 'each served once');

@@ -12,6 +12,7 @@ import { native, type NativeError } from '../../src/shared/native.js';
 import { FileBackend } from '../../src/workers/backends/file.js';
 import { openFileBackend } from '../../src/workers/backends/index.js';
 import { UringFileBackend, type UringFileBackendOptions } from '../../src/workers/backends/uring-file.js';
+import { Completion } from '../../src/workers/backends/completion.js';
 import { SyncFileBackend } from '../../src/workers/backends/sync-file.js';
 import { onMemoryFileSystem } from '../../src/workers/backends/index.js';
 import { hasAddon, ioUringUnavailable, tempDisk, type Tap, readBack, vectoredRoundTrip } from '../helpers/temp-disk.js';
@@ -38,13 +39,30 @@ function uring(t: Tap, fd: number, size: number, options?: UringFileBackendOptio
 const isZero = (bytes: Uint8Array) => bytes.every((b) => b === 0);
 
 /** A backend call as a promise, whether it completed inline (returned or threw) or not. */
-const settled = (call: () => void | Promise<void>): Promise<void> => Promise.resolve().then(call);
+const settled = (call: () => void | PromiseLike<void>): Promise<void> => Promise.resolve().then(call);
 
 t.test('writev then readv across several views, at an offset', opts, async (t) => {
   const { fd } = tempDisk(t, MiB);
   const backend = uring(t, fd, MiB);
   t.equal(backend.io, 'uring');
   await vectoredRoundTrip(t, backend, fd);
+});
+
+t.test('an op that completes through the eventfd settles its Completion: the listener runs as the CQ is reaped', opts, async (t) => {
+  const { fd } = tempDisk(t, MiB);
+  const backend = uring(t, fd, MiB);
+  // fdatasync always runs on io-wq, so it is pending when run() returns,
+  // unless io-wq finished it before the reap right after the submit: try
+  // until one is pending (nearly always the first).
+  let pending: void | PromiseLike<void> = undefined;
+  for (let i = 0; i < 50 && pending === undefined; i++) {
+    await backend.writev(8192, [new Uint8Array(4096).fill(0x3c + i)]);
+    pending = backend.flush();
+  }
+  t.type(pending, Completion, 'pending: a Completion, not a promise');
+  const outcome = await new Promise<Error | null>((resolve) => (pending as Completion).whenSettled(resolve));
+  t.equal(outcome, null, 'settled without an error');
+  t.equal(await pending, undefined, 'and it still works as a promise');
 });
 
 t.test('views straight into a SharedArrayBuffer (as guest memory is)', opts, async (t) => {
@@ -207,7 +225,7 @@ t.test('a ring that refuses to submit: everything goes to the thread pool, nothi
   });
   const first = new Uint8Array(512);
   const pending = backend.readv(0, [first]);
-  t.type(pending, Promise, 'redone on the thread pool');
+  t.type(pending, Completion, 'pending: the ring took it, then it is redone on the thread pool');
   await Promise.all([pending, ...inFlight]);
   t.ok(first.every((b) => b === 0x11), 'the request that met the refusal completed');
   t.match(backend.failedOver, { code: 'EPERM' });

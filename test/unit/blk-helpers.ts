@@ -84,7 +84,7 @@ export function spy(
   inner: BlockBackend, mode: { async?: boolean; fail?: unknown; failAsync?: unknown } = {},
 ): { backend: BlockBackend; calls: BackendCall[] } {
   const calls: BackendCall[] = [];
-  const wrap = (name: string, fn: (...args: never[]) => void | Promise<void>) => (...args: never[]) => {
+  const wrap = (name: string, fn: (...args: never[]) => void | PromiseLike<void>) => (...args: never[]) => {
     calls.push([name, ...args.map((a) => (Array.isArray(a) ? (a as Uint8Array[]).map((b) => b.length) : a))]);
     if (mode.fail !== undefined) throw mode.fail;
     if (mode.failAsync !== undefined) return Promise.reject(mode.failAsync);

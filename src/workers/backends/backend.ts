@@ -13,15 +13,15 @@ export interface BlockBackend {
   /** Capacity in bytes. */
   readonly size: number;
   /** Fills `bufs`, in order, from [offset, offset + total length). */
-  readv(offset: number, bufs: readonly Uint8Array[]): void | Promise<void>;
+  readv(offset: number, bufs: readonly Uint8Array[]): void | PromiseLike<void>;
   /** Writes `bufs`, in order, to [offset, offset + total length). */
-  writev(offset: number, bufs: readonly Uint8Array[]): void | Promise<void>;
+  writev(offset: number, bufs: readonly Uint8Array[]): void | PromiseLike<void>;
   /** Makes every completed write durable. */
-  flush(): void | Promise<void>;
+  flush(): void | PromiseLike<void>;
   /** Deallocates a range; its content becomes unspecified (zeroes for our backends). */
-  discard(offset: number, length: number): void | Promise<void>;
+  discard(offset: number, length: number): void | PromiseLike<void>;
   /** Zeroes a range; `unmap` allows deallocating it while doing so. */
-  writeZeroes(offset: number, length: number, unmap: boolean): void | Promise<void>;
+  writeZeroes(offset: number, length: number, unmap: boolean): void | PromiseLike<void>;
   /** Releases what the backend holds. Called once, after the last request completed. */
-  close(): void | Promise<void>;
+  close(): void | PromiseLike<void>;
 }

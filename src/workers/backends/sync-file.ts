@@ -66,7 +66,7 @@ export class SyncFileBackend implements BlockBackend {
   get writethrough(): boolean { return this.file.writethrough; }
 
   /** preadv until `bufs` are full; end of file reads as zeroes (the file is shorter than the disk). */
-  readv(offset: number, bufs: readonly Uint8Array[]): void | Promise<void> {
+  readv(offset: number, bufs: readonly Uint8Array[]): void | PromiseLike<void> {
     const length = totalLength(bufs);
     // bulkReads checks the range itself (one walk over a large read's views, not two).
     if (length > this.poolAbove) return this.bulkReads.readv(offset, bufs);
@@ -77,7 +77,7 @@ export class SyncFileBackend implements BlockBackend {
   }
 
   /** pwritev until every byte is written. */
-  writev(offset: number, bufs: readonly Uint8Array[]): void | Promise<void> {
+  writev(offset: number, bufs: readonly Uint8Array[]): void | PromiseLike<void> {
     const length = totalLength(bufs);
     if (length > this.poolAbove) return this.file.writev(offset, bufs); // checks as below
     this.file.checkWritable();
@@ -101,7 +101,7 @@ export class SyncFileBackend implements BlockBackend {
   }
 
   /** Closes `bulkReads`; the fd belongs to the caller. */
-  close(): void | Promise<void> {
+  close(): void | PromiseLike<void> {
     if (this.bulkReads !== this.file) return this.bulkReads.close();
   }
 

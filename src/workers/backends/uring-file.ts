@@ -5,7 +5,9 @@
  * reaped right after: a buffered read or write that the page cache can serve
  * completes inside io_uring_enter, so the request completes synchronously
  * (no promise, no thread, same drain pass). The rest complete later; the
- * ring's eventfd, watched on this thread's event loop, says when.
+ * ring's eventfd, watched on this thread's event loop, says when, and each
+ * settles its {@link Completion} as its CQE is reaped (a PromiseLike whose
+ * listener the queue loop calls back with no promise in between).
  *
  * Buffered writes to a regular file go to libuv's thread pool instead:
  * io_uring has no non-blocking buffered write on ext4, so it punts each one
@@ -20,6 +22,7 @@ import * as fs from 'node:fs';
 import { getSystemErrorName } from 'node:util';
 import { native, type FdWatcher, type IoUring } from '../../shared/native.js';
 import type { BlockBackend } from './backend.js';
+import { Completion } from './completion.js';
 import { Segments } from './segments.js';
 import { FileBackend, errnoError, skipBytes, totalLength, type FileBackendOptions } from './file.js';
 
@@ -43,13 +46,13 @@ interface Op {
   /** Bytes of `bufs` (left to transfer). */
   length: number;
   position: number;
-  /** Set on completion while the call that started it is still on the stack (no promise yet). */
+  /** Set on completion while the call that started it is still on the stack (no Completion yet). */
   done: boolean;
   /** Handed to the thread pool after a fail-over. */
   redone: boolean;
   error: Error | null;
-  resolve: (() => void) | null;
-  reject: ((error: Error) => void) | null;
+  /** What run() returned when the op did not complete inline. */
+  completion: Completion | null;
 }
 
 export interface UringFileBackendOptions extends FileBackendOptions {
@@ -120,14 +123,14 @@ export class UringFileBackend implements BlockBackend {
   get readOnly(): boolean { return this.file.readOnly; }
   get writethrough(): boolean { return this.file.writethrough; }
 
-  readv(offset: number, bufs: readonly Uint8Array[]): void | Promise<void> {
+  readv(offset: number, bufs: readonly Uint8Array[]): void | PromiseLike<void> {
     const length = this.file.checkRange(offset, totalLength(bufs));
     if (length === 0) return;
     if (this.ring === null) return this.file.readv(offset, bufs);
     return this.run(READ, bufs, length, offset);
   }
 
-  writev(offset: number, bufs: readonly Uint8Array[]): void | Promise<void> {
+  writev(offset: number, bufs: readonly Uint8Array[]): void | PromiseLike<void> {
     this.file.checkWritable();
     const length = this.file.checkRange(offset, totalLength(bufs));
     if (length === 0) return;
@@ -136,7 +139,7 @@ export class UringFileBackend implements BlockBackend {
   }
 
   /** fdatasync as an SQE (it always completes on an io-wq thread, never inline). */
-  flush(): void | Promise<void> {
+  flush(): void | PromiseLike<void> {
     if (this.ring === null) return this.file.flush();
     return this.run(FSYNC, [], 0, 0);
   }
@@ -160,8 +163,8 @@ export class UringFileBackend implements BlockBackend {
     this.file.close();
   }
 
-  /** Starts an op; returns nothing when it completed inline, else a promise of its completion. */
-  private run(kind: Kind, bufs: readonly Uint8Array[], length: number, position: number): void | Promise<void> {
+  /** Starts an op; returns nothing when it completed inline, else its Completion. */
+  private run(kind: Kind, bufs: readonly Uint8Array[], length: number, position: number): void | Completion {
     const op = this.newOp(kind, bufs, length, position);
     this.enqueue(op);
     this.pump();
@@ -169,15 +172,12 @@ export class UringFileBackend implements BlockBackend {
       if (op.error !== null) throw op.error;
       return;
     }
-    return new Promise<void>((resolve, reject) => {
-      op.resolve = resolve;
-      op.reject = reject;
-    });
+    return (op.completion = new Completion());
   }
 
   private newOp(kind: Kind, bufs: readonly Uint8Array[], length: number, position: number): Op {
     const id = this.freeIds.pop() ?? this.ops.length;
-    const op: Op = { id, kind, bufs, length, position, done: false, redone: false, error: null, resolve: null, reject: null };
+    const op: Op = { id, kind, bufs, length, position, done: false, redone: false, error: null, completion: null };
     this.ops[id] = op;
     return op;
   }
@@ -329,14 +329,12 @@ export class UringFileBackend implements BlockBackend {
     if (this.ops[op.id] !== op) return; // settled already (closed while a redo was under way)
     this.ops[op.id] = undefined;
     this.freeIds.push(op.id);
-    if (op.resolve === null) {
+    if (op.completion === null) {
       // Still inside run(): it returns (or throws) this synchronously.
       op.done = true;
       op.error = error;
-    } else if (error === null) {
-      op.resolve();
     } else {
-      op.reject!(error);
+      op.completion.settle(error);
     }
   }
 

@@ -3,6 +3,7 @@
  * the writable buffers and write the status byte.
  */
 import type { BlockBackend } from '../backends/backend.js';
+import { Completion } from '../backends/completion.js';
 import type { DescriptorChain } from '../virtq/chain.js';
 import { VIRTIO_BLK_S_IOERR, VIRTIO_BLK_S_OK } from '../../shared/virtio.js';
 import { startRequest, statusForError } from './execute.js';
@@ -35,15 +36,25 @@ export function handleChain(
 }
 
 /**
+ * Called when an asynchronous request is over. `batched` is true when it
+ * completed through a {@link Completion}: synchronously, from a reap of
+ * several kernel completions, with more of them possibly on the same stack
+ * (the caller may publish once the reap is over); false when it completed
+ * through a promise reaction (one per request).
+ */
+export type ChainDone = (chain: DescriptorChain, len: number, batched: boolean) => void;
+
+/**
  * {@link handleChain} for the queue loop: returns the `len` when the request
  * completed synchronously; otherwise returns undefined and calls
- * `done(chain, len)` once the backend settles. One reaction on the
- * backend's own promise, where handleChain's promise costs two more per
- * request (each a microtask, and far dearer under emulation).
+ * `done(chain, len, batched)` once the backend settles. A backend's
+ * {@link Completion} calls back with no promise at all; any other pending
+ * result gets one reaction on its own promise, where handleChain's promise
+ * costs two more per request (each a microtask, and far dearer under
+ * emulation).
  */
 export function handleChainThen(
-  chain: DescriptorChain, settings: BlkDeviceSettings, backend: BlockBackend,
-  done: (chain: DescriptorChain, len: number) => void,
+  chain: DescriptorChain, settings: BlkDeviceSettings, backend: BlockBackend, done: ChainDone,
 ): number | undefined {
   if (chain.fault !== null) return completeFault(chain);
   if (chain.writableBytes === 0) return BLK_NO_STATUS;
@@ -55,10 +66,14 @@ export function handleChainThen(
     started = VIRTIO_BLK_S_IOERR; // parse and start do not throw; this only keeps the contract
   }
   if (typeof started === 'number') return complete(chain, started);
+  if (started instanceof Completion) {
+    started.whenSettled((error) => done(chain, complete(chain, error === null ? VIRTIO_BLK_S_OK : statusForError(error)), true));
+    return undefined;
+  }
   // Promise.resolve: a foreign thenable is assimilated once, and its then() may not throw at us.
   Promise.resolve(started).then(
-    () => done(chain, complete(chain, VIRTIO_BLK_S_OK)),
-    (error: unknown) => done(chain, complete(chain, statusForError(error))),
+    () => done(chain, complete(chain, VIRTIO_BLK_S_OK), false),
+    (error: unknown) => done(chain, complete(chain, statusForError(error)), false),
   );
   return undefined;
 }
