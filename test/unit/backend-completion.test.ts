@@ -6,7 +6,7 @@
  */
 import t from 'tap';
 import { Completion } from '../../src/workers/backends/completion.js';
-import { handleChainThen } from '../../src/workers/blk/handle-chain.js';
+import { handleChain, handleChainThen } from '../../src/workers/blk/handle-chain.js';
 import type { BlockBackend } from '../../src/workers/backends/backend.js';
 import type { DescriptorChain } from '../../src/workers/virtq/chain.js';
 import { VIRTIO_BLK_T_IN, VIRTIO_BLK_T_OUT } from '../../src/shared/virtio.js';
@@ -127,4 +127,28 @@ t.test('handleChainThen: a promise-returning backend is answered in a reaction, 
   });
   t.same(got, [1, false]);
   t.equal(status[0], S_OK);
+});
+
+t.test('a Completion already settled when the backend returns it: done at once, and handleChain returns the len', async (t) => {
+  const { backend: disk } = patternedDisk();
+  const settledRead: BlockBackend = { size: disk.size, writev: (o, b) => disk.writev(o, b),
+    readv: (o, b) => {
+      disk.readv(o, b);
+      const c = new Completion();
+      c.settle(null);
+      return c;
+    },
+    flush: () => disk.flush(), discard: (o, l) => disk.discard(o, l),
+    writeZeroes: (o, l, u) => disk.writeZeroes(o, l, u), close: () => disk.close() };
+  const done: Array<[number, boolean]> = [];
+  const status = stale(1);
+  const data = stale(512);
+  t.equal(handleChainThen(chainOf([header(VIRTIO_BLK_T_IN, 4n)], [data, status]), settingsWith(), settledRead,
+    (_c, len, b) => done.push([len, b])), undefined, 'reported through done');
+  t.same(done, [[513, true]], 'done already called');
+  t.equal(status[0], S_OK);
+  const status2 = stale(1);
+  t.equal(handleChain(chainOf([header(VIRTIO_BLK_T_IN, 4n)], [stale(512), status2]), settingsWith(), settledRead), 513,
+    'handleChain: the len, synchronously');
+  t.equal(status2[0], S_OK);
 });

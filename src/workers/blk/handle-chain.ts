@@ -30,8 +30,13 @@ export function handleChain(
   chain: DescriptorChain, settings: BlkDeviceSettings, backend: BlockBackend,
 ): number | Promise<number> {
   let later: ((len: number) => void) | undefined;
-  const now = handleChainThen(chain, settings, backend, (_chain, len) => later!(len));
+  let settledLen: number | undefined; // a Completion already settled calls back before handleChainThen returns
+  const now = handleChainThen(chain, settings, backend, (_chain, len) => {
+    if (later === undefined) settledLen = len;
+    else later(len);
+  });
   if (now !== undefined) return now;
+  if (settledLen !== undefined) return settledLen;
   return new Promise((resolve) => { later = resolve; });
 }
 
