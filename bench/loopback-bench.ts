@@ -15,7 +15,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { barChartSvg } from './svg-chart.js';
+import { loopbackChartSvg } from './loopback-chart.js';
 import { copyBoundOfCeiling } from './copy-floor.js';
 import { ofCeilingByRound, summarize, type RoundSample, type RoundSummary } from './rounds.js';
 import { BACKENDS, jobsFor, label, measure, openBench, parseDepths, type Backend, type Bench, type Job } from './loopback-job.js';
@@ -117,12 +117,7 @@ async function main(): Promise<void> {
   const json = join(values.out, 'loopback.json');
   writeFileSync(json, JSON.stringify({ date: new Date().toISOString(), cpus: availableParallelism(),
     node: process.version, seconds: SECONDS, rounds: ROUNDS, results }, null, 2));
-  const groups = [...new Set(results.map(label))];
-  const svg = barChartSvg({
-    title: 'vduse-blk loopback: IOPS per job (null = ceiling)', unit: 'IOPS', groups,
-    series: BACKENDS.map((b) => ({ name: b, values: groups.map((g) =>
-      results.find((r) => r.backend === b && label(r) === g)?.iops ?? NaN) })),
-  });
+  const svg = loopbackChartSvg(results, BACKENDS);
   const chart = join(values.out, 'loopback.svg');
   writeFileSync(chart, svg);
   const md = join(values.out, 'loopback.md');
