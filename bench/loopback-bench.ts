@@ -80,11 +80,12 @@ async function runJobRounds(job: Job): Promise<Result[]> {
 
 /** The results as a Markdown table (for the README's Performance section). */
 function markdownTable(results: Result[]): string {
-  const lines = ['| job | queues | QD | backend | IOPS | MiB/s | mean µs | p99 µs | device CPU µs/IO | of ceiling | copy µs/IO | copy-bound |',
-    '|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|'];
+  const lines = ['| job | queues | QD | backend | IOPS | MiB/s | mean µs | p99 µs | device CPU µs/IO | kicks/IO | IRQs/IO | of ceiling | copy µs/IO | copy-bound |',
+    '|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'];
   for (const r of results) {
     lines.push(`| ${r.name} | ${r.queues} | ${r.qd} | ${r.backend} | ${r.iops.toFixed(0)} | ${r.mibps.toFixed(0)} | ` +
       `${r.meanUs.toFixed(1)} | ${r.p99Us.toFixed(1)} | ${r.deviceCpuUs.toFixed(2)} | ` +
+      `${r.kicksPerIo.toFixed(3)} | ${r.irqsPerIo.toFixed(3)} | ` +
       `${r.backend === 'null' ? 'ceiling' : `${(100 * r.ofCeiling).toFixed(0)}%`} | ` +
       `${r.copyNs === undefined ? '' : (r.copyNs / 1000).toFixed(2)} | ` +
       `${r.copyBound === undefined ? '' : `${(100 * r.copyBound).toFixed(0)}%`} |`);
@@ -96,6 +97,7 @@ function row(r: Result): string {
   const n = (v: number, w: number, d = 0): string => v.toFixed(d).padStart(w);
   return `${r.backend.padEnd(7)} ${r.name.padEnd(14)} ${n(r.queues, 2)} ${n(r.qd, 4)} ${n(r.iops, 10)} ` +
     `${n(r.mibps, 8, 1)} ${n(r.meanUs, 8, 1)} ${n(r.p99Us, 8, 1)} ${n(r.deviceCpuUs, 9, 2)} ` +
+    `${n(r.kicksPerIo, 8, 3)} ${n(r.irqsPerIo, 7, 3)} ` +
     `${r.backend === 'null' ? '  ceiling' : n(100 * r.ofCeiling, 8, 0) + '%'}` +
     `${r.copyNs === undefined ? '' : `${n(r.copyNs / 1000, 9, 2)} ${n(100 * r.copyBound!, 6, 0)}%`}` +
     `${r.errors > 0 ? `  ERRORS ${r.errors}` : ''}`;
@@ -105,7 +107,7 @@ async function main(): Promise<void> {
   const results: Result[] = [];
   console.log(`# ${cpus()[0]?.model ?? 'cpu'}, ${availableParallelism()} CPUs, node ${process.version}, ` +
     `${ROUNDS} rounds of ${SECONDS} s per backend per job (medians), native driver, queue size 256`);
-  console.log('backend job            q   qd       IOPS    MiB/s  mean us   p99 us  dev us/IO  of ceiling' +
+  console.log('backend job            q   qd       IOPS    MiB/s  mean us   p99 us  dev us/IO  kicks/IO IRQs/IO  of ceiling' +
     '  copy us/IO  copy-bound');
   for (const job of jobs()) {
     for (const full of await runJobRounds(job)) {

@@ -92,12 +92,27 @@ export async function openBench(job: Job, backend: Backend, o: OpenOptions = {})
 export async function measure(job: Job, bench: Bench, seconds: number): Promise<RoundSample> {
   // Only this bench's workers are busy: the other devices' queues sleep on their kicks.
   const cpu0 = threadCpuNs('vduse-q');
+  const n0 = notifications(bench.fixture);
   const r = await runJob(bench.handles, { op: job.op, bs: job.bs, qd: job.qd, random: job.random, seconds,
     capacitySectors: DISK_SIZE / 512 });
   const deviceNs = threadCpuNs('vduse-q') - cpu0;
+  const n1 = notifications(bench.fixture);
+  const served = r.ios + r.drained;
   const iops = r.ios / r.seconds;
   return { iops, mibps: (iops * job.bs) / (1 << 20), meanUs: r.latencyNs.mean / 1000, p99Us: r.latencyNs.p99 / 1000,
-    deviceCpuUs: deviceNs / 1000 / (r.ios + r.drained), errors: r.errors };
+    deviceCpuUs: deviceNs / 1000 / served, kicksPerIo: (n1.kicks - n0.kicks) / served,
+    irqsPerIo: (n1.irqs - n0.irqs) / served, errors: r.errors };
+}
+
+/** Kicks and IRQs so far, over every queue of the device (the server's counters). */
+function notifications(f: Fixture): { kicks: number; irqs: number } {
+  let kicks = 0;
+  let irqs = 0;
+  for (const q of f.server.stats()) {
+    kicks += Number(q.kicks);
+    irqs += Number(q.irqs);
+  }
+  return { kicks, irqs };
 }
 
 /**

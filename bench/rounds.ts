@@ -17,6 +17,9 @@ export interface RoundSample {
   p99Us: number;
   /** CPU time of the queue worker threads per request. */
   deviceCpuUs: number;
+  /** Kicks the queues took and IRQs they raised, per request (the server's counters): how well notifications were batched. */
+  kicksPerIo: number;
+  irqsPerIo: number;
   errors: number;
 }
 
@@ -40,7 +43,7 @@ export function summarize(rounds: readonly RoundSample[]): RoundSummary {
   const m = (key: keyof RoundSample): number => median(rounds.map((r) => r[key]));
   return {
     iops: m('iops'), mibps: m('mibps'), meanUs: m('meanUs'), p99Us: m('p99Us'), deviceCpuUs: m('deviceCpuUs'),
-    errors: rounds.reduce((sum, r) => sum + r.errors, 0), roundIops: rounds.map((r) => r.iops),
+    kicksPerIo: m('kicksPerIo'), irqsPerIo: m('irqsPerIo'), errors: rounds.reduce((sum, r) => sum + r.errors, 0), roundIops: rounds.map((r) => r.iops),
   };
 }
 

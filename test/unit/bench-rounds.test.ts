@@ -7,7 +7,8 @@ import t from 'tap';
 import { median, ofCeilingByRound, summarize, type RoundSample } from '../../bench/rounds.js';
 
 const sample = (iops: number, extra: Partial<RoundSample> = {}): RoundSample =>
-  ({ iops, mibps: iops / 256, meanUs: 1e6 / iops, p99Us: 2e6 / iops, deviceCpuUs: 1e6 / iops / 2, errors: 0, ...extra });
+  ({ iops, mibps: iops / 256, meanUs: 1e6 / iops, p99Us: 2e6 / iops, deviceCpuUs: 1e6 / iops / 2,
+    kicksPerIo: 0.01, irqsPerIo: 0.02, errors: 0, ...extra });
 
 t.test('median: odd and even counts, unsorted input left as it was, none', async (t) => {
   const values = [5, 1, 3];
@@ -19,12 +20,15 @@ t.test('median: odd and even counts, unsorted input left as it was, none', async
 });
 
 t.test('summarize: every metric its own median, errors summed, IOPS kept per round', async (t) => {
-  const s = summarize([sample(300, { errors: 1, p99Us: 90 }), sample(100, { p99Us: 10 }), sample(200, { errors: 2, p99Us: 50 })]);
+  const s = summarize([sample(300, { errors: 1, p99Us: 90, kicksPerIo: 0.5 }), sample(100, { p99Us: 10, irqsPerIo: 0.3 }),
+    sample(200, { errors: 2, p99Us: 50, kicksPerIo: 0.1, irqsPerIo: 0.2 })]);
   t.equal(s.iops, 200);
   t.equal(s.mibps, 200 / 256);
   t.equal(s.meanUs, 1e6 / 200);
   t.equal(s.p99Us, 50);
   t.equal(s.deviceCpuUs, 1e6 / 200 / 2);
+  t.equal(s.kicksPerIo, 0.1, 'kicks: the median of 0.5, 0.01, 0.1');
+  t.equal(s.irqsPerIo, 0.2, 'IRQs: the median of 0.02, 0.3, 0.2');
   t.equal(s.errors, 3);
   t.same(s.roundIops, [300, 100, 200]);
   t.throws(() => summarize([]), /no rounds/);
