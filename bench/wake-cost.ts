@@ -43,14 +43,15 @@ interface DeviceData { mode: Exclude<WakeMode, 'c'>; ping: number; pong: number;
 export interface WakeSample { mode: WakeMode; usPerWake: number; perSecond: number }
 
 const DEVICE_THREAD = 'wake-dev';
+/** What each side writes to an eventfd: a counter of 1. */
+const ONE = new Uint8Array(new BigUint64Array([1n]).buffer);
 
 /** The Node device: answers every ping on this thread's event loop. */
 function runDevice({ mode, ping, pong, stop }: DeviceData): void {
   const n = native();
   n.setThreadName(DEVICE_THREAD);
   const counter = new Uint8Array(8);
-  const one = new Uint8Array(new BigUint64Array([1n]).buffer);
-  const answer = (): void => { n.write(pong, one); };
+  const answer = (): void => { n.write(pong, ONE); };
   if (mode === 'block') {
     parentPort!.postMessage('ready');
     const fds = [ping, stop];
@@ -105,7 +106,7 @@ export async function runWakeMode(mode: WakeMode, seconds: number): Promise<Wake
       return { mode, usPerWake: cpuNs / 1000 / r.roundTrips, perSecond: r.roundTrips / r.seconds };
     } finally {
       device.postMessage('stop');
-      n.write(stop, new Uint8Array(new BigUint64Array([1n]).buffer));
+      n.write(stop, ONE);
       await exited;
     }
   } finally {
